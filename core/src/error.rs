@@ -1,0 +1,92 @@
+//! The core's one error type.
+//!
+//! Every fallible function in `hapscope-core` returns [`Error`]. Variants carry the numbers
+//! a caller needs to say what went wrong (expected vs. actual sizes, the offending index);
+//! panics are kept for broken internal invariants only.
+
+use core::fmt;
+
+/// What went wrong in a core computation.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A vector or matrix had the wrong length for the declared dimension.
+    DimMismatch {
+        /// The length the call required.
+        expected: usize,
+        /// The length it was given.
+        got: usize,
+    },
+    /// A value was NaN or infinite; `index` is its flat position in the input.
+    NonFinite {
+        /// Flat index of the first non-finite value.
+        index: usize,
+    },
+    /// A parameter was outside its valid range.
+    InvalidParameter {
+        /// The parameter's name, e.g. `"theta"`.
+        name: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A class index (a network answer or a label) was not below the class count.
+    ClassOutOfRange {
+        /// The offending class.
+        class: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// An input that must not be empty was empty.
+    Empty {
+        /// What was empty, e.g. `"library"`.
+        what: &'static str,
+    },
+    /// More rows than a `u32` source id can name.
+    TooManyRows,
+    /// A serialized library artifact could not be decoded.
+    Artifact(crate::artifact::ArtifactError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::DimMismatch { expected, got } => {
+                write!(f, "dimension mismatch: expected {expected}, got {got}")
+            }
+            Error::NonFinite { index } => write!(f, "non-finite value (NaN or Inf) at index {index}"),
+            Error::InvalidParameter { name, reason } => write!(f, "invalid {name}: {reason}"),
+            Error::ClassOutOfRange { class, classes } => {
+                write!(f, "class {class} out of range (there are {classes} classes)")
+            }
+            Error::Empty { what } => write!(f, "{what} is empty"),
+            Error::TooManyRows => write!(f, "more than u32::MAX rows"),
+            Error::Artifact(e) => write!(f, "bad library artifact: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Artifact(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::artifact::ArtifactError> for Error {
+    fn from(e: crate::artifact::ArtifactError) -> Self {
+        Error::Artifact(e)
+    }
+}
+
+/// Shorthand for `core::result::Result<T, Error>`.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Returns the flat index of the first non-finite value, if any.
+pub(crate) fn check_finite(values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(Error::NonFinite { index }),
+        None => Ok(()),
+    }
+}
