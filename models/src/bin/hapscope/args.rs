@@ -1,0 +1,123 @@
+//! Command-line arguments (clap derive). Doc comments become `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// hapscope: see how a network reaches its answer, layer by layer, and when it is being
+/// fooled — library networks of hidden-layer activity patterns (Lee 2019).
+#[derive(Debug, Parser)]
+#[command(name = "hapscope", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build one layer's library from HAPs (.npy), link it to the network's answers, and
+    /// report how well it predicts the answers on test HAPs.
+    Library(LibraryArgs),
+    /// Like `library`, over a range of θ: prints a table and writes an SVG plot.
+    Sweep(SweepArgs),
+}
+
+/// Inputs shared by `library` and `sweep`.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Training HAPs: 2-D float32/float64 .npy, one row per example, in training order.
+    #[arg(long, value_name = "T.npy")]
+    pub train_haps: PathBuf,
+    /// The network's answers on the training rows: 1-D int32/int64 .npy.
+    #[arg(long, value_name = "A.npy")]
+    pub train_answers: PathBuf,
+    /// Test HAPs: 2-D float .npy with the same number of columns.
+    #[arg(long, value_name = "U.npy")]
+    pub test_haps: PathBuf,
+    /// The network's answers on the test rows: 1-D int .npy.
+    #[arg(long, value_name = "B.npy")]
+    pub test_answers: PathBuf,
+    /// Number `a` of best-matching nodes whose links vote (Eq. 3): 3 for MNIST, 8 for ResNet.
+    #[arg(long = "top", value_name = "A", default_value_t = 3)]
+    pub top_a: usize,
+    /// Threads for the similarity kernel (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// `hapscope library`.
+#[derive(Debug, Args)]
+pub struct LibraryArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Novelty threshold θ: a training HAP is stored iff its best cosine to the library is < θ.
+    #[arg(long, value_name = "θ")]
+    pub theta: f32,
+    /// Also write the results as JSON (size, node_ids, top1, top3, predictions, …).
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+    /// Also write the built library (nodes, links) as a hapscope artifact file.
+    #[arg(long, value_name = "OUT.haplib")]
+    pub artifact: Option<PathBuf>,
+}
+
+/// `hapscope sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// θ values as START:END:STEP (inclusive), e.g. 0.4:0.9:0.05.
+    #[arg(long, value_name = "START:END:STEP", default_value = "0.4:0.9:0.05")]
+    pub theta: String,
+    /// Where to write the SVG plot.
+    #[arg(long, value_name = "OUT.svg", default_value = "sweep.svg")]
+    pub plot: PathBuf,
+    /// Also write the table as JSON.
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+}
+
+/// Parses `START:END:STEP` into the inclusive list of θ values.
+pub fn parse_theta_range(s: &str) -> Result<Vec<f32>, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let [a, b, c] = parts[..] else {
+        return Err(format!("'{s}' is not START:END:STEP"));
+    };
+    let num = |x: &str| x.trim().parse::<f64>().map_err(|_| format!("'{x}' in '{s}' is not a number"));
+    let (start, end, step) = (num(a)?, num(b)?, num(c)?);
+    if !(step > 0.0) || !(end >= start) || !start.is_finite() || !end.is_finite() {
+        return Err(format!("'{s}': need START <= END and STEP > 0"));
+    }
+    let n = ((end - start) / step + 1e-9).floor() as usize + 1;
+    if n > 1000 {
+        return Err(format!("'{s}' gives {n} values; at most 1000"));
+    }
+    // Round to 6 decimals so 0.4 + 3·0.05 prints (and compares) as 0.55.
+    Ok((0..n).map(|i| ((start + i as f64 * step) * 1e6).round() as f32 / 1e6).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn theta_ranges() {
+        let v = parse_theta_range("0.4:0.9:0.05").unwrap();
+        assert_eq!(v.len(), 11);
+        assert_eq!(v[3], 0.55);
+        assert_eq!(*v.last().unwrap(), 0.9);
+        assert_eq!(parse_theta_range("0.8:0.8:0.1").unwrap(), vec![0.8]);
+        assert!(parse_theta_range("0.9:0.4:0.05").is_err());
+        assert!(parse_theta_range("0.4:0.9").is_err());
+        assert!(parse_theta_range("0.4:0.9:0").is_err());
+        assert!(parse_theta_range("a:0.9:0.1").is_err());
+    }
+}

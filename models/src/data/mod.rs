@@ -1,0 +1,3 @@
+//! Readers (and writers) of the file formats hapscope consumes.
+
+pub mod npy;

@@ -1,0 +1,89 @@
+//! A BLAS-grade [`SimilarityKernel`]: the `gemm` crate's f32 matrix multiply
+//! (runtime-dispatched AVX2/AVX-512/NEON micro-kernels, multi-threaded with rayon).
+//!
+//! It sums in its own order, so its values may differ from the canonical
+//! [`hapscope_core::similarity::dot`] by up to [`f32_dot_error_bound`]; the core re-checks
+//! decisions inside that bound, so libraries and predictions stay identical to the plain
+//! kernel's (tested in `tests/`).
+
+use gemm::{gemm, Parallelism};
+use hapscope_core::kernel::SimilarityKernel;
+use hapscope_core::similarity::f32_dot_error_bound;
+
+/// The `gemm`-backed kernel. `threads = 0` uses every rayon thread (one per core).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GemmKernel {
+    threads: usize,
+}
+
+impl GemmKernel {
+    /// A kernel using `threads` threads (0 = all cores, 1 = the calling thread only).
+    pub fn new(threads: usize) -> Self {
+        GemmKernel { threads }
+    }
+}
+
+impl SimilarityKernel for GemmKernel {
+    fn dots(&self, q: &[f32], p: &[f32], dim: usize, out: &mut [f32]) {
+        let m = q.len() / dim;
+        let n = p.len() / dim;
+        assert!(q.len() == m * dim && p.len() == n * dim && out.len() == m * n, "GemmKernel::dots: shapes");
+        if m == 0 || n == 0 {
+            return;
+        }
+        let parallelism = if self.threads == 1 { Parallelism::None } else { Parallelism::Rayon(self.threads) };
+        // out (m×n, row-major) = Q (m×dim, row-major) · Pᵀ (dim×n: element (k, j) = p[j·dim + k]).
+        // SAFETY: the pointers and strides describe exactly the slices checked above; `out`
+        // does not alias `q` or `p` (it is a unique borrow).
+        unsafe {
+            gemm(
+                m,
+                n,
+                dim,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                q.as_ptr(),
+                1,
+                dim as isize,
+                p.as_ptr(),
+                dim as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    }
+
+    fn error_bound(&self, dim: usize) -> f32 {
+        f32_dot_error_bound(dim)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hapscope_core::similarity::dot;
+
+    #[test]
+    fn within_declared_bound_of_canonical_dot() {
+        for (m, n, dim) in [(1, 1, 1), (3, 7, 5), (17, 33, 500), (64, 40, 3200)] {
+            let q: Vec<f32> = (0..m * dim).map(|i| ((i * 7 % 13) as f32 - 6.0) / (dim as f32).sqrt() / 4.0).collect();
+            let p: Vec<f32> = (0..n * dim).map(|i| ((i * 5 % 11) as f32 - 5.0) / (dim as f32).sqrt() / 4.0).collect();
+            let mut out = vec![0.0; m * n];
+            GemmKernel::default().dots(&q, &p, dim, &mut out);
+            let bound = GemmKernel::default().error_bound(dim);
+            for i in 0..m {
+                for j in 0..n {
+                    let want = dot(&q[i * dim..][..dim], &p[j * dim..][..dim]);
+                    assert!((out[i * n + j] - want).abs() <= bound, "({i},{j}) {} vs {want}", out[i * n + j]);
+                }
+            }
+        }
+    }
+}
