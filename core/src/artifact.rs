@@ -130,19 +130,36 @@ impl fmt::Display for ArtifactError {
         match &self.kind {
             Truncated { needed, got } => write!(f, "truncated: needs {needed} bytes, has {got}"),
             BadMagic => write!(f, "not a hapscope library (bad magic)"),
-            UnsupportedVersion(v) => write!(f, "unsupported format version {v} (this build reads {VERSION})"),
+            UnsupportedVersion(v) => write!(
+                f,
+                "unsupported format version {v} (this build reads {VERSION})"
+            ),
             UnknownFlags(x) => write!(f, "unknown flag bits {x:#06x}"),
-            TrailingBytes { declared, got } => write!(f, "{got} bytes but the header declares {declared}"),
+            TrailingBytes { declared, got } => {
+                write!(f, "{got} bytes but the header declares {declared}")
+            }
             Checksum { stored, computed } => {
-                write!(f, "checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): file corrupted")
+                write!(
+                    f,
+                    "checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): file corrupted"
+                )
             }
             SizeMismatch { implied, declared } => {
-                write!(f, "section sizes add up to {implied} bytes but the header declares {declared}")
+                write!(
+                    f,
+                    "section sizes add up to {implied} bytes but the header declares {declared}"
+                )
             }
             BadTheta => write!(f, "theta is not a finite number in [-1, 1]"),
             ZeroSize(what) => write!(f, "{what} is zero"),
-            BadName => write!(f, "layer name is longer than {MAX_NAME_LEN} bytes or not UTF-8"),
-            IdsNotIncreasing(n) => write!(f, "source id of node {n} is not greater than the previous one"),
+            BadName => write!(
+                f,
+                "layer name is longer than {MAX_NAME_LEN} bytes or not UTF-8"
+            ),
+            IdsNotIncreasing(n) => write!(
+                f,
+                "source id of node {n} is not greater than the previous one"
+            ),
             NonFinite(what) => write!(f, "non-finite value in {what}"),
         }
     }
@@ -162,10 +179,17 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> core::result::Result<&'a [u8], ArtifactError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(err(
-            self.pos,
-            ArtifactErrorKind::Truncated { needed: self.pos as u64 + n as u64, got: self.bytes.len() as u64 },
-        ))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or(err(
+                self.pos,
+                ArtifactErrorKind::Truncated {
+                    needed: self.pos as u64 + n as u64,
+                    got: self.bytes.len() as u64,
+                },
+            ))?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -184,10 +208,17 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> core::result::Result<u64, ArtifactError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
-    fn f32s(&mut self, n: usize, what: &'static str) -> core::result::Result<Vec<f32>, ArtifactError> {
+    fn f32s(
+        &mut self,
+        n: usize,
+        what: &'static str,
+    ) -> core::result::Result<Vec<f32>, ArtifactError> {
         let start = self.pos;
         let raw = self.take(n * 4)?;
-        let v: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let v: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         match v.iter().position(|x| !x.is_finite()) {
             Some(i) => Err(err(start + 4 * i, ArtifactErrorKind::NonFinite(what))),
             None => Ok(v),
@@ -200,10 +231,16 @@ impl LibraryArtifact {
     /// are stored (see the module docs).
     pub fn new(layer: &str, library: &Library, links: &Links, with_vectors: bool) -> Result<Self> {
         if links.nodes() != library.len() {
-            return Err(crate::Error::DimMismatch { expected: library.len(), got: links.nodes() });
+            return Err(crate::Error::DimMismatch {
+                expected: library.len(),
+                got: links.nodes(),
+            });
         }
         if layer.len() > MAX_NAME_LEN {
-            return Err(crate::Error::InvalidParameter { name: "layer", reason: "name longer than 256 bytes" });
+            return Err(crate::Error::InvalidParameter {
+                name: "layer",
+                reason: "name longer than 256 bytes",
+            });
         }
         Ok(LibraryArtifact {
             layer: layer.into(),
@@ -223,7 +260,12 @@ impl LibraryArtifact {
     /// The library, when node vectors are stored.
     pub fn library(&self) -> Option<Result<Library>> {
         let v = self.vectors.as_ref()?;
-        Some(Library::from_parts(self.dim, self.theta, v.clone(), self.source_ids.clone()))
+        Some(Library::from_parts(
+            self.dim,
+            self.theta,
+            v.clone(),
+            self.source_ids.clone(),
+        ))
     }
 
     /// The encoded bytes (deterministic: equal artifacts encode to equal bytes).
@@ -239,7 +281,11 @@ impl LibraryArtifact {
         let mut out = Vec::with_capacity(total);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        let flags = if self.vectors.is_some() { FLAG_VECTORS } else { 0 };
+        let flags = if self.vectors.is_some() {
+            FLAG_VECTORS
+        } else {
+            0
+        };
         out.extend_from_slice(&flags.to_le_bytes());
         out.extend_from_slice(&self.theta.to_le_bytes());
         for n in [self.dim, classes, nodes, self.layer.len()] {
@@ -263,7 +309,13 @@ impl LibraryArtifact {
         use ArtifactErrorKind::*;
         let got = bytes.len() as u64;
         if bytes.len() < HEADER_LEN + 4 {
-            return Err(err(0, Truncated { needed: (HEADER_LEN + 4) as u64, got }));
+            return Err(err(
+                0,
+                Truncated {
+                    needed: (HEADER_LEN + 4) as u64,
+                    got,
+                },
+            ));
         }
         let mut r = Reader { bytes, pos: 0 };
         if r.array::<8>()? != MAGIC {
@@ -284,13 +336,24 @@ impl LibraryArtifact {
         let name_len = r.u32()? as u64;
         let declared = r.u64()?;
         if declared > got {
-            return Err(err(32, Truncated { needed: declared, got }));
+            return Err(err(
+                32,
+                Truncated {
+                    needed: declared,
+                    got,
+                },
+            ));
         }
         if declared < got {
             return Err(err(declared as usize, TrailingBytes { declared, got }));
         }
         let body = bytes.len() - 4;
-        let stored = u32::from_le_bytes([bytes[body], bytes[body + 1], bytes[body + 2], bytes[body + 3]]);
+        let stored = u32::from_le_bytes([
+            bytes[body],
+            bytes[body + 1],
+            bytes[body + 2],
+            bytes[body + 3],
+        ]);
         let computed = crc32(&bytes[..body]);
         // Fuzz builds skip the checksum so mutations reach the parser behind it.
         if stored != computed && !cfg!(fuzzing) {
@@ -299,7 +362,8 @@ impl LibraryArtifact {
         // Counts are u32, so in u128 these sums of products cannot overflow (< 2^68).
         let (n, d, c) = (u128::from(nodes), u128::from(dim), u128::from(classes));
         let vec_floats = if flags & FLAG_VECTORS != 0 { n * d } else { 0 };
-        let implied = HEADER_LEN as u128 + u128::from(name_len) + 4 * n + 4 * vec_floats + 4 * n * c + 4;
+        let implied =
+            HEADER_LEN as u128 + u128::from(name_len) + 4 * n + 4 * vec_floats + 4 * n * c + 4;
         if implied != u128::from(declared) {
             let implied = u64::try_from(implied).unwrap_or(u64::MAX);
             return Err(err(24, SizeMismatch { implied, declared }));
@@ -314,7 +378,12 @@ impl LibraryArtifact {
             return Err(err(20, ZeroSize("classes")));
         }
         // Every size below fits in the input, which fits in memory: plain casts are safe.
-        let (dim, classes, nodes, name_len) = (dim as usize, classes as usize, nodes as usize, name_len as usize);
+        let (dim, classes, nodes, name_len) = (
+            dim as usize,
+            classes as usize,
+            nodes as usize,
+            name_len as usize,
+        );
         let name_at = r.pos;
         let layer = match core::str::from_utf8(r.take(name_len)?) {
             Ok(s) if name_len <= MAX_NAME_LEN => String::from(s),
@@ -322,15 +391,30 @@ impl LibraryArtifact {
         };
         let ids_at = r.pos;
         let raw = r.take(4 * nodes)?;
-        let source_ids: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let source_ids: Vec<u32> = raw
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         if let Some(n) = source_ids.windows(2).position(|w| w[0] >= w[1]) {
             return Err(err(ids_at + 4 * (n + 1), IdsNotIncreasing(n + 1)));
         }
-        let vectors = if flags & FLAG_VECTORS != 0 { Some(r.f32s(nodes * dim, "node vectors")?) } else { None };
+        let vectors = if flags & FLAG_VECTORS != 0 {
+            Some(r.f32s(nodes * dim, "node vectors")?)
+        } else {
+            None
+        };
         let links_at = r.pos;
         let weights = r.f32s(nodes * classes, "links")?;
-        let links = Links::from_parts(nodes, classes, weights).map_err(|_| err(links_at, NonFinite("links")))?;
-        Ok(LibraryArtifact { layer, theta, dim, source_ids, vectors, links })
+        let links = Links::from_parts(nodes, classes, weights)
+            .map_err(|_| err(links_at, NonFinite("links")))?;
+        Ok(LibraryArtifact {
+            layer,
+            theta,
+            dim,
+            source_ids,
+            vectors,
+            links,
+        })
     }
 }
 
@@ -368,13 +452,19 @@ mod tests {
     fn every_truncation_and_bit_flip_is_an_error() {
         let bytes = sample(true).encode();
         for len in 0..bytes.len() {
-            assert!(LibraryArtifact::decode(&bytes[..len]).is_err(), "truncated to {len}");
+            assert!(
+                LibraryArtifact::decode(&bytes[..len]).is_err(),
+                "truncated to {len}"
+            );
         }
         for i in 0..bytes.len() {
             for bit in 0..8 {
                 let mut b = bytes.clone();
                 b[i] ^= 1 << bit;
-                assert!(LibraryArtifact::decode(&b).is_err(), "flip byte {i} bit {bit}");
+                assert!(
+                    LibraryArtifact::decode(&b).is_err(),
+                    "flip byte {i} bit {bit}"
+                );
             }
         }
     }
@@ -389,20 +479,32 @@ mod tests {
         let n = bytes.len() - 4;
         let crc = crc32(&bytes[..n]);
         bytes[n..].copy_from_slice(&crc.to_le_bytes());
-        assert!(matches!(LibraryArtifact::decode(&bytes).unwrap_err().kind, ArtifactErrorKind::SizeMismatch { .. }));
+        assert!(matches!(
+            LibraryArtifact::decode(&bytes).unwrap_err().kind,
+            ArtifactErrorKind::SizeMismatch { .. }
+        ));
     }
 
     #[test]
     fn specific_errors() {
         let mut bytes = sample(false).encode();
         bytes[0] = b'X';
-        assert_eq!(LibraryArtifact::decode(&bytes).unwrap_err().kind, ArtifactErrorKind::BadMagic);
+        assert_eq!(
+            LibraryArtifact::decode(&bytes).unwrap_err().kind,
+            ArtifactErrorKind::BadMagic
+        );
         let mut bytes = sample(false).encode();
         bytes.push(0);
-        assert!(matches!(LibraryArtifact::decode(&bytes).unwrap_err().kind, ArtifactErrorKind::TrailingBytes { .. }));
+        assert!(matches!(
+            LibraryArtifact::decode(&bytes).unwrap_err().kind,
+            ArtifactErrorKind::TrailingBytes { .. }
+        ));
         let mut bytes = sample(false).encode();
         let n = bytes.len();
         bytes[n - 10] ^= 0xFF;
-        assert!(matches!(LibraryArtifact::decode(&bytes).unwrap_err().kind, ArtifactErrorKind::Checksum { .. }));
+        assert!(matches!(
+            LibraryArtifact::decode(&bytes).unwrap_err().kind,
+            ArtifactErrorKind::Checksum { .. }
+        ));
     }
 }

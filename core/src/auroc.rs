@@ -16,10 +16,14 @@ use crate::error::{Error, Result};
 /// The Mann–Whitney AUROC of `positives` over `negatives`; both non-empty, no NaN.
 pub fn auroc(positives: &[f64], negatives: &[f64]) -> Result<f64> {
     if positives.is_empty() {
-        return Err(Error::Empty { what: "positive scores" });
+        return Err(Error::Empty {
+            what: "positive scores",
+        });
     }
     if negatives.is_empty() {
-        return Err(Error::Empty { what: "negative scores" });
+        return Err(Error::Empty {
+            what: "negative scores",
+        });
     }
     let mut all: Vec<(f64, bool)> = Vec::with_capacity(positives.len() + negatives.len());
     for (i, &s) in positives.iter().chain(negatives).enumerate() {

@@ -16,7 +16,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::error::{check_finite, Error, Result};
+use crate::error::{Error, Result, check_finite};
 use crate::predict::argmax;
 
 /// Which definition of the confusion index to compute (see the module docs).
@@ -56,7 +56,10 @@ impl ConfusionAccumulator {
     /// A new accumulator for `classes ≥ 2` classes.
     pub fn new(classes: usize, variant: ConfusionVariant) -> Result<Self> {
         if classes < 2 {
-            return Err(Error::InvalidParameter { name: "classes", reason: "need at least 2" });
+            return Err(Error::InvalidParameter {
+                name: "classes",
+                reason: "need at least 2",
+            });
         }
         Ok(ConfusionAccumulator {
             classes,
@@ -72,10 +75,16 @@ impl ConfusionAccumulator {
     pub fn add(&mut self, true_class: usize, scores: &[f32]) -> Result<bool> {
         let c = self.classes;
         if scores.len() != c {
-            return Err(Error::DimMismatch { expected: c, got: scores.len() });
+            return Err(Error::DimMismatch {
+                expected: c,
+                got: scores.len(),
+            });
         }
         if true_class >= c {
-            return Err(Error::ClassOutOfRange { class: true_class, classes: c });
+            return Err(Error::ClassOutOfRange {
+                class: true_class,
+                classes: c,
+            });
         }
         check_finite(scores)?;
         if argmax(scores) != Some(true_class) {
@@ -94,7 +103,7 @@ impl ConfusionAccumulator {
             }
             ConfusionVariant::Printed => {
                 let total: f64 = scores.iter().map(|&p| f64::from(p)).sum();
-                if !(total > 0.0) {
+                if total.is_nan() || total <= 0.0 {
                     self.skipped += 1;
                     return Ok(false);
                 }
@@ -116,10 +125,21 @@ impl ConfusionAccumulator {
         for (d1, row) in values.chunks_exact_mut(c).enumerate() {
             let n = self.counts[d1];
             for (d2, v) in row.iter_mut().enumerate() {
-                *v = if n == 0 { f64::NAN } else if d2 == d1 { 0.0 } else { *v / n as f64 };
+                *v = if n == 0 {
+                    f64::NAN
+                } else if d2 == d1 {
+                    0.0
+                } else {
+                    *v / n as f64
+                };
             }
         }
-        ConfusionMatrix { classes: c, values, trials: self.counts, skipped: self.skipped }
+        ConfusionMatrix {
+            classes: c,
+            values,
+            trials: self.counts,
+            skipped: self.skipped,
+        }
     }
 }
 
@@ -132,7 +152,10 @@ mod tests {
         let mut acc = ConfusionAccumulator::new(3, ConfusionVariant::Code).unwrap();
         assert!(acc.add(0, &[2.0, 1.0, 0.0]).unwrap());
         assert!(acc.add(0, &[3.0, 1.0, 1.0]).unwrap());
-        assert!(!acc.add(1, &[3.0, 1.0, 1.0]).unwrap(), "wrong top-1 does not count");
+        assert!(
+            !acc.add(1, &[3.0, 1.0, 1.0]).unwrap(),
+            "wrong top-1 does not count"
+        );
         let m = acc.finish();
         assert_eq!(m.trials, vec![2, 0, 0]);
         assert_eq!(m.values[0], 0.0);

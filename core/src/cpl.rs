@@ -15,7 +15,7 @@
 
 use alloc::vec::Vec;
 
-use crate::error::{check_finite, Error, Result};
+use crate::error::{Error, Result, check_finite};
 
 /// Which CPL to compute (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,12 +71,18 @@ fn softmax(p: &[f32]) -> Vec<f64> {
 pub fn cpl(layer_scores: &[&[f32]], variant: CplVariant) -> Result<f64> {
     let l = layer_scores.len();
     if l < 2 {
-        return Err(Error::InvalidParameter { name: "layers", reason: "CPL needs at least 2 layers" });
+        return Err(Error::InvalidParameter {
+            name: "layers",
+            reason: "CPL needs at least 2 layers",
+        });
     }
     let c = layer_scores[0].len();
     for s in layer_scores {
         if s.len() != c {
-            return Err(Error::DimMismatch { expected: c, got: s.len() });
+            return Err(Error::DimMismatch {
+                expected: c,
+                got: s.len(),
+            });
         }
         check_finite(s)?;
     }

@@ -53,10 +53,15 @@ impl fmt::Display for Error {
             Error::DimMismatch { expected, got } => {
                 write!(f, "dimension mismatch: expected {expected}, got {got}")
             }
-            Error::NonFinite { index } => write!(f, "non-finite value (NaN or Inf) at index {index}"),
+            Error::NonFinite { index } => {
+                write!(f, "non-finite value (NaN or Inf) at index {index}")
+            }
             Error::InvalidParameter { name, reason } => write!(f, "invalid {name}: {reason}"),
             Error::ClassOutOfRange { class, classes } => {
-                write!(f, "class {class} out of range (there are {classes} classes)")
+                write!(
+                    f,
+                    "class {class} out of range (there are {classes} classes)"
+                )
             }
             Error::Empty { what } => write!(f, "{what} is empty"),
             Error::TooManyRows => write!(f, "more than u32::MAX rows"),

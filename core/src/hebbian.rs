@@ -12,7 +12,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::error::{check_finite, Error, Result};
+use crate::error::{Error, Result, check_finite};
 
 /// Width of the link kernel `g` (the paper's 0.01).
 pub const G_WIDTH: f64 = 0.01;
@@ -35,14 +35,24 @@ impl Links {
     /// Reassembles links from node-major weights (`nodes × classes`).
     pub fn from_parts(nodes: usize, classes: usize, weights: Vec<f32>) -> Result<Self> {
         if classes == 0 {
-            return Err(Error::InvalidParameter { name: "classes", reason: "must be at least 1" });
+            return Err(Error::InvalidParameter {
+                name: "classes",
+                reason: "must be at least 1",
+            });
         }
         let expected = nodes.checked_mul(classes).ok_or(Error::TooManyRows)?;
         if weights.len() != expected {
-            return Err(Error::DimMismatch { expected, got: weights.len() });
+            return Err(Error::DimMismatch {
+                expected,
+                got: weights.len(),
+            });
         }
         check_finite(&weights)?;
-        Ok(Links { nodes, classes, weights })
+        Ok(Links {
+            nodes,
+            classes,
+            weights,
+        })
     }
 
     /// Number of library nodes.
@@ -82,20 +92,34 @@ impl HebbianAccumulator {
     /// An accumulator for a library of `nodes` nodes and `classes` answers.
     pub fn new(nodes: usize, classes: usize) -> Result<Self> {
         if classes == 0 {
-            return Err(Error::InvalidParameter { name: "classes", reason: "must be at least 1" });
+            return Err(Error::InvalidParameter {
+                name: "classes",
+                reason: "must be at least 1",
+            });
         }
         let len = nodes.checked_mul(classes).ok_or(Error::TooManyRows)?;
-        Ok(HebbianAccumulator { nodes, classes, per_class: vec![0.0; len], total: vec![0.0; nodes] })
+        Ok(HebbianAccumulator {
+            nodes,
+            classes,
+            per_class: vec![0.0; len],
+            total: vec![0.0; nodes],
+        })
     }
 
     /// Adds one training example: `sims[n]` is its cosine to node `n`, `answer` the
     /// network's answer on it.
     pub fn add(&mut self, sims: &[f32], answer: usize) -> Result<()> {
         if sims.len() != self.nodes {
-            return Err(Error::DimMismatch { expected: self.nodes, got: sims.len() });
+            return Err(Error::DimMismatch {
+                expected: self.nodes,
+                got: sims.len(),
+            });
         }
         if answer >= self.classes {
-            return Err(Error::ClassOutOfRange { class: answer, classes: self.classes });
+            return Err(Error::ClassOutOfRange {
+                class: answer,
+                classes: self.classes,
+            });
         }
         check_finite(sims)?;
         for (n, &h) in sims.iter().enumerate() {
@@ -115,7 +139,11 @@ impl HebbianAccumulator {
             .zip(&self.total)
             .flat_map(|(a, &t)| a.iter().map(move |&a| (2.0 * a - t) as f32))
             .collect();
-        Links { nodes: self.nodes, classes, weights }
+        Links {
+            nodes: self.nodes,
+            classes,
+            weights,
+        }
     }
 }
 
@@ -138,10 +166,15 @@ mod tests {
                 let want: f64 = sims
                     .iter()
                     .zip(&answers)
-                    .map(|(s, &a)| libm::exp(-(1.0 - f64::from(s[n])) / 0.01) * if a == m { 1.0 } else { -1.0 })
+                    .map(|(s, &a)| {
+                        libm::exp(-(1.0 - f64::from(s[n])) / 0.01) * if a == m { 1.0 } else { -1.0 }
+                    })
                     .sum();
                 let got = f64::from(links.node(n)[m]);
-                assert!((got - want).abs() <= 1e-6 * want.abs().max(1e-30), "W[{m}][{n}] = {got}, want {want}");
+                assert!(
+                    (got - want).abs() <= 1e-6 * want.abs().max(1e-30),
+                    "W[{m}][{n}] = {got}, want {want}"
+                );
             }
         }
     }
@@ -155,8 +188,20 @@ mod tests {
     #[test]
     fn rejects_bad_answers_and_shapes() {
         let mut acc = HebbianAccumulator::new(2, 3).unwrap();
-        assert_eq!(acc.add(&[0.1, 0.2], 3), Err(Error::ClassOutOfRange { class: 3, classes: 3 }));
-        assert_eq!(acc.add(&[0.1], 0), Err(Error::DimMismatch { expected: 2, got: 1 }));
+        assert_eq!(
+            acc.add(&[0.1, 0.2], 3),
+            Err(Error::ClassOutOfRange {
+                class: 3,
+                classes: 3
+            })
+        );
+        assert_eq!(
+            acc.add(&[0.1], 0),
+            Err(Error::DimMismatch {
+                expected: 2,
+                got: 1
+            })
+        );
         assert!(acc.add(&[0.1, f32::NAN], 0).is_err());
     }
 }

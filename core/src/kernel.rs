@@ -11,7 +11,7 @@
 //! [`PlainKernel`] is the portable default: plain Rust, cache-blocked over queries and
 //! nodes, and bit-identical to [`dot`] (its bound is 0).
 
-use crate::similarity::{dot, reduce, LANES};
+use crate::similarity::{LANES, dot, reduce};
 
 /// Computes blocks of dot products between unit-norm rows.
 pub trait SimilarityKernel {
@@ -107,7 +107,12 @@ fn dot2x2(a: &[f32], b: &[f32], x: &[f32], y: &[f32]) -> [f32; 4] {
         acc[2][l] += b[k] * x[k];
         acc[3][l] += b[k] * y[k];
     }
-    [reduce(&acc[0]), reduce(&acc[1]), reduce(&acc[2]), reduce(&acc[3])]
+    [
+        reduce(&acc[0]),
+        reduce(&acc[1]),
+        reduce(&acc[2]),
+        reduce(&acc[3]),
+    ]
 }
 
 #[cfg(test)]
@@ -132,7 +137,11 @@ mod tests {
             for i in 0..m {
                 for j in 0..n {
                     let want = dot(&q[i * dim..][..dim], &p[j * dim..][..dim]);
-                    assert_eq!(out[i * n + j].to_bits(), want.to_bits(), "m={m} n={n} dim={dim} ({i},{j})");
+                    assert_eq!(
+                        out[i * n + j].to_bits(),
+                        want.to_bits(),
+                        "m={m} n={n} dim={dim} ({i},{j})"
+                    );
                 }
             }
         }

@@ -25,7 +25,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::error::{check_finite, Error, Result};
+use crate::error::{Error, Result, check_finite};
 use crate::kernel::SimilarityKernel;
 use crate::similarity::{dot, normalize};
 
@@ -43,13 +43,19 @@ pub fn check_theta(theta: f32) -> Result<()> {
     if theta.is_finite() && (-1.0..=1.0).contains(&theta) {
         Ok(())
     } else {
-        Err(Error::InvalidParameter { name: "theta", reason: "must be a finite number in [-1, 1]" })
+        Err(Error::InvalidParameter {
+            name: "theta",
+            reason: "must be a finite number in [-1, 1]",
+        })
     }
 }
 
 fn check_dim(dim: usize) -> Result<()> {
     if dim == 0 {
-        return Err(Error::InvalidParameter { name: "dim", reason: "must be at least 1" });
+        return Err(Error::InvalidParameter {
+            name: "dim",
+            reason: "must be at least 1",
+        });
     }
     Ok(())
 }
@@ -59,7 +65,12 @@ impl Library {
     pub fn new(dim: usize, theta: f32) -> Result<Self> {
         check_dim(dim)?;
         check_theta(theta)?;
-        Ok(Library { dim, theta, vectors: Vec::new(), source_ids: Vec::new() })
+        Ok(Library {
+            dim,
+            theta,
+            vectors: Vec::new(),
+            source_ids: Vec::new(),
+        })
     }
 
     /// Reassembles a library from stored parts (e.g. a decoded artifact).
@@ -67,12 +78,23 @@ impl Library {
     /// `vectors` holds `source_ids.len()` rows of `dim` values; they are taken as they are
     /// (already unit-norm, as [`Library::vectors`] returns them). Source ids must be
     /// strictly increasing, as a build creates them.
-    pub fn from_parts(dim: usize, theta: f32, vectors: Vec<f32>, source_ids: Vec<u32>) -> Result<Self> {
+    pub fn from_parts(
+        dim: usize,
+        theta: f32,
+        vectors: Vec<f32>,
+        source_ids: Vec<u32>,
+    ) -> Result<Self> {
         check_dim(dim)?;
         check_theta(theta)?;
-        let expected = source_ids.len().checked_mul(dim).ok_or(Error::TooManyRows)?;
+        let expected = source_ids
+            .len()
+            .checked_mul(dim)
+            .ok_or(Error::TooManyRows)?;
         if vectors.len() != expected {
-            return Err(Error::DimMismatch { expected, got: vectors.len() });
+            return Err(Error::DimMismatch {
+                expected,
+                got: vectors.len(),
+            });
         }
         check_finite(&vectors)?;
         if source_ids.windows(2).any(|w| w[0] >= w[1]) {
@@ -81,7 +103,12 @@ impl Library {
                 reason: "must be strictly increasing (creation order)",
             });
         }
-        Ok(Library { dim, theta, vectors, source_ids })
+        Ok(Library {
+            dim,
+            theta,
+            vectors,
+            source_ids,
+        })
     }
 
     /// The one-at-a-time definition: offers one raw HAP, stores it if it is novel, and
@@ -91,14 +118,20 @@ impl Library {
     /// normalized); the first non-zero HAP is always stored.
     pub fn offer(&mut self, hap: &[f32], source_id: u32) -> Result<bool> {
         if hap.len() != self.dim {
-            return Err(Error::DimMismatch { expected: self.dim, got: hap.len() });
+            return Err(Error::DimMismatch {
+                expected: self.dim,
+                got: hap.len(),
+            });
         }
         check_finite(hap)?;
         let mut unit = vec![0.0; self.dim];
         if !normalize(hap, &mut unit) {
             return Ok(false);
         }
-        let novel = self.vectors.chunks_exact(self.dim).all(|node| dot(&unit, node) < self.theta);
+        let novel = self
+            .vectors
+            .chunks_exact(self.dim)
+            .all(|node| dot(&unit, node) < self.theta);
         if novel {
             self.push_node(&unit, source_id);
         }
@@ -162,12 +195,20 @@ impl Library {
 
     /// Similarities of unit-norm query rows to every node: `out[i * len() + j]`, computed by
     /// `kernel` (so within `kernel.error_bound(dim)` of the canonical value).
-    pub fn similarities<K: SimilarityKernel>(&self, unit_queries: &[f32], kernel: &K, out: &mut [f32]) -> Result<()> {
+    pub fn similarities<K: SimilarityKernel>(
+        &self,
+        unit_queries: &[f32],
+        kernel: &K,
+        out: &mut [f32],
+    ) -> Result<()> {
         check_rows(unit_queries, self.dim)?;
         let m = unit_queries.len() / self.dim;
         let expected = m * self.len();
         if out.len() != expected {
-            return Err(Error::DimMismatch { expected, got: out.len() });
+            return Err(Error::DimMismatch {
+                expected,
+                got: out.len(),
+            });
         }
         if expected > 0 {
             kernel.dots(unit_queries, &self.vectors, self.dim, out);
@@ -179,14 +220,21 @@ impl Library {
 /// Checks that `haps` is a whole number of rows of `dim` finite values.
 pub(crate) fn check_rows(haps: &[f32], dim: usize) -> Result<()> {
     if haps.len() % dim != 0 {
-        return Err(Error::DimMismatch { expected: haps.len().div_ceil(dim) * dim, got: haps.len() });
+        return Err(Error::DimMismatch {
+            expected: haps.len().div_ceil(dim) * dim,
+            got: haps.len(),
+        });
     }
     check_finite(haps)
 }
 
 /// Normalizes each row of `raw` into `unit`, recording which rows were non-zero.
 pub fn normalize_rows(raw: &[f32], dim: usize, unit: &mut [f32], nonzero: &mut [bool]) {
-    for ((r, u), nz) in raw.chunks_exact(dim).zip(unit.chunks_exact_mut(dim)).zip(nonzero.iter_mut()) {
+    for ((r, u), nz) in raw
+        .chunks_exact(dim)
+        .zip(unit.chunks_exact_mut(dim))
+        .zip(nonzero.iter_mut())
+    {
         *nz = normalize(r, u);
     }
 }
@@ -246,7 +294,10 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
     /// only, never the library.
     pub fn with_block(mut self, block: usize) -> Result<Self> {
         if block == 0 {
-            return Err(Error::InvalidParameter { name: "block", reason: "must be at least 1" });
+            return Err(Error::InvalidParameter {
+                name: "block",
+                reason: "must be at least 1",
+            });
         }
         self.block = block;
         Ok(self)
@@ -287,7 +338,8 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
         let n0 = self.library.len();
         self.sims.resize(b * n0, 0.0);
         if n0 > 0 {
-            self.kernel.dots(&self.unit, &self.library.vectors, dim, &mut self.sims);
+            self.kernel
+                .dots(&self.unit, &self.library.vectors, dim, &mut self.sims);
         }
         self.survivors.clear();
         for i in 0..b {
@@ -297,7 +349,9 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
             let q = &self.unit[i * dim..][..dim];
             let row = &self.sims[i * n0..][..n0];
             let nodes = &self.library.vectors;
-            let novel = all_below(row, theta, tol, &mut self.stats.rechecks, |j| dot(q, &nodes[j * dim..][..dim]));
+            let novel = all_below(row, theta, tol, &mut self.stats.rechecks, |j| {
+                dot(q, &nodes[j * dim..][..dim])
+            });
             if novel {
                 self.survivors.push(i);
             }
@@ -313,14 +367,17 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
             self.packed.extend_from_slice(&self.unit[i * dim..][..dim]);
         }
         self.gram.resize(s * s, 0.0);
-        self.kernel.dots(&self.packed, &self.packed, dim, &mut self.gram);
+        self.kernel
+            .dots(&self.packed, &self.packed, dim, &mut self.gram);
         self.stored_in_block.clear();
         for t in 0..s {
             let q = &self.packed[t * dim..][..dim];
             let mut novel = true;
             for &u in &self.stored_in_block {
                 let fast = self.gram[t * s + u];
-                if !below(fast, theta, tol, &mut self.stats.rechecks, || dot(q, &self.packed[u * dim..][..dim])) {
+                if !below(fast, theta, tol, &mut self.stats.rechecks, || {
+                    dot(q, &self.packed[u * dim..][..dim])
+                }) {
                     novel = false;
                     break;
                 }
@@ -365,13 +422,21 @@ fn below(fast: f32, theta: f32, tol: f32, rechecks: &mut u64, exact: impl FnOnce
 
 /// Whether every canonical similarity behind the kernel values `row` is `< θ`.
 #[inline]
-fn all_below(row: &[f32], theta: f32, tol: f32, rechecks: &mut u64, exact: impl Fn(usize) -> f32) -> bool {
+fn all_below(
+    row: &[f32],
+    theta: f32,
+    tol: f32,
+    rechecks: &mut u64,
+    exact: impl Fn(usize) -> f32,
+) -> bool {
     // Fast path: one scan for the maximum decides most rows without a branch per entry.
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     if max < theta - tol {
         return true;
     }
-    row.iter().enumerate().all(|(j, &fast)| below(fast, theta, tol, rechecks, || exact(j)))
+    row.iter()
+        .enumerate()
+        .all(|(j, &fast)| below(fast, theta, tol, rechecks, || exact(j)))
 }
 
 #[cfg(test)]
@@ -383,7 +448,10 @@ mod tests {
     fn first_example_is_stored_and_duplicates_are_not() {
         let mut lib = Library::new(3, 0.9).unwrap();
         assert!(lib.offer(&[1.0, 0.0, 0.0], 0).unwrap());
-        assert!(!lib.offer(&[2.0, 0.0, 0.0], 1).unwrap(), "same direction scores 1 >= θ");
+        assert!(
+            !lib.offer(&[2.0, 0.0, 0.0], 1).unwrap(),
+            "same direction scores 1 >= θ"
+        );
         assert!(lib.offer(&[0.0, 1.0, 0.0], 2).unwrap());
         assert_eq!(lib.source_ids(), &[0, 2]);
     }
@@ -396,7 +464,10 @@ mod tests {
         let s = crate::similarity::cosine(&a, &b);
         let mut lib = Library::new(2, s).unwrap();
         lib.offer(&a, 0).unwrap();
-        assert!(!lib.offer(&b, 1).unwrap(), "similarity == θ is not novel (store iff < θ)");
+        assert!(
+            !lib.offer(&b, 1).unwrap(),
+            "similarity == θ is not novel (store iff < θ)"
+        );
         let mut lib = Library::new(2, f32::from_bits(s.to_bits() + 1)).unwrap();
         lib.offer(&a, 0).unwrap();
         assert!(lib.offer(&b, 1).unwrap());
@@ -417,8 +488,17 @@ mod tests {
     fn bad_input_leaves_builder_untouched() {
         let mut b = LibraryBuilder::new(2, 0.5, PlainKernel).unwrap();
         b.push(&[1.0, 0.0]).unwrap();
-        assert_eq!(b.push(&[0.0, 1.0, f32::NAN, 0.0]), Err(Error::NonFinite { index: 2 }));
-        assert_eq!(b.push(&[0.0, 1.0, 0.5]), Err(Error::DimMismatch { expected: 4, got: 3 }));
+        assert_eq!(
+            b.push(&[0.0, 1.0, f32::NAN, 0.0]),
+            Err(Error::NonFinite { index: 2 })
+        );
+        assert_eq!(
+            b.push(&[0.0, 1.0, 0.5]),
+            Err(Error::DimMismatch {
+                expected: 4,
+                got: 3
+            })
+        );
         assert_eq!(b.library().len(), 1);
         assert_eq!(b.stats().rows, 1);
     }

@@ -16,18 +16,26 @@ use core::cmp::Ordering;
 use crate::error::{Error, Result};
 use crate::hebbian::Links;
 use crate::kernel::SimilarityKernel;
-use crate::library::{check_rows, normalize_rows, Library};
+use crate::library::{Library, check_rows, normalize_rows};
 use crate::similarity::dot;
 
 /// Orders (node, similarity) pairs best first.
 fn node_order(a: &(usize, f32), b: &(usize, f32)) -> Ordering {
-    b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal).then(a.0.cmp(&b.0))
+    b.1.partial_cmp(&a.1)
+        .unwrap_or(Ordering::Equal)
+        .then(a.0.cmp(&b.0))
 }
 
 /// The `a` best (node, canonical similarity) pairs, best first.
 ///
 /// `fast[j]` is a kernel value within `tol` of `exact(j)`, the canonical similarity.
-pub fn top_nodes(fast: &[f32], a: usize, tol: f32, exact: impl Fn(usize) -> f32, out: &mut Vec<(usize, f32)>) {
+pub fn top_nodes(
+    fast: &[f32],
+    a: usize,
+    tol: f32,
+    exact: impl Fn(usize) -> f32,
+    out: &mut Vec<(usize, f32)>,
+) {
     out.clear();
     let a = a.min(fast.len());
     if a == 0 {
@@ -47,7 +55,12 @@ pub fn top_nodes(fast: &[f32], a: usize, tol: f32, exact: impl Fn(usize) -> f32,
         return;
     }
     let cut = best[a - 1].1 - 2.0 * tol;
-    out.extend(fast.iter().enumerate().filter(|&(_, &s)| s >= cut).map(|(j, _)| (j, exact(j))));
+    out.extend(
+        fast.iter()
+            .enumerate()
+            .filter(|&(_, &s)| s >= cut)
+            .map(|(j, _)| (j, exact(j))),
+    );
     out.sort_by(node_order);
     out.truncate(a);
 }
@@ -65,7 +78,12 @@ pub fn class_scores(links: &Links, top: &[(usize, f32)], out: &mut [f32]) {
 /// Class indices ordered by score, best first (ties: lower index first); the first `k`.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap_or(Ordering::Equal).then(a.cmp(&b)));
+    idx.sort_by(|&a, &b| {
+        scores[b]
+            .partial_cmp(&scores[a])
+            .unwrap_or(Ordering::Equal)
+            .then(a.cmp(&b))
+    });
     idx.truncate(k);
     idx
 }
@@ -87,15 +105,25 @@ impl<'a> Predictor<'a> {
     /// Pairs a library with its links; `top_a ≥ 1`.
     pub fn new(library: &'a Library, links: &'a Links, top_a: usize) -> Result<Self> {
         if links.nodes() != library.len() {
-            return Err(Error::DimMismatch { expected: library.len(), got: links.nodes() });
+            return Err(Error::DimMismatch {
+                expected: library.len(),
+                got: links.nodes(),
+            });
         }
         if library.is_empty() {
             return Err(Error::Empty { what: "library" });
         }
         if top_a == 0 {
-            return Err(Error::InvalidParameter { name: "top_a", reason: "must be at least 1" });
+            return Err(Error::InvalidParameter {
+                name: "top_a",
+                reason: "must be at least 1",
+            });
         }
-        Ok(Predictor { library, links, top_a })
+        Ok(Predictor {
+            library,
+            links,
+            top_a,
+        })
     }
 
     /// Number of classes scored.
@@ -106,16 +134,28 @@ impl<'a> Predictor<'a> {
     /// Class scores `P` (Eq. 3) for a block of raw HAPs (row-major, `dim` columns):
     /// `scores[i * classes + m]`. A zero HAP has cosine 0 to every node and so scores 0.
     /// `nonzero[i]` reports which rows had a direction.
-    pub fn scores<K: SimilarityKernel>(&self, haps: &[f32], kernel: &K, scores: &mut [f32], nonzero: &mut [bool]) -> Result<()> {
+    pub fn scores<K: SimilarityKernel>(
+        &self,
+        haps: &[f32],
+        kernel: &K,
+        scores: &mut [f32],
+        nonzero: &mut [bool],
+    ) -> Result<()> {
         let dim = self.library.dim();
         check_rows(haps, dim)?;
         let m = haps.len() / dim;
         let classes = self.classes();
         if scores.len() != m * classes {
-            return Err(Error::DimMismatch { expected: m * classes, got: scores.len() });
+            return Err(Error::DimMismatch {
+                expected: m * classes,
+                got: scores.len(),
+            });
         }
         if nonzero.len() != m {
-            return Err(Error::DimMismatch { expected: m, got: nonzero.len() });
+            return Err(Error::DimMismatch {
+                expected: m,
+                got: nonzero.len(),
+            });
         }
         let mut unit = alloc::vec![0.0; haps.len()];
         normalize_rows(haps, dim, &mut unit, nonzero);
@@ -127,7 +167,13 @@ impl<'a> Predictor<'a> {
         for i in 0..m {
             let q = &unit[i * dim..][..dim];
             let row = &sims[i * n..][..n];
-            top_nodes(row, self.top_a, tol, |j| dot(q, self.library.node(j)), &mut top);
+            top_nodes(
+                row,
+                self.top_a,
+                tol,
+                |j| dot(q, self.library.node(j)),
+                &mut top,
+            );
             class_scores(self.links, &top, &mut scores[i * classes..][..classes]);
         }
         Ok(())

@@ -30,7 +30,7 @@ pub fn normalize(v: &[f32], out: &mut [f32]) -> bool {
     assert_eq!(v.len(), out.len(), "normalize: output length");
     let sq: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
     let norm = libm::sqrt(sq);
-    if !(norm > 0.0) || !norm.is_finite() {
+    if norm.is_nan() || norm <= 0.0 || !norm.is_finite() {
         out.fill(0.0);
         return false;
     }
@@ -114,11 +114,16 @@ mod tests {
 
     #[test]
     fn stored_pattern_scores_one_within_rounding() {
-        let v: Vec<f32> = (0..11_520).map(|i| ((i * 7919) % 1000) as f32 / 300.0 - 1.2).collect();
+        let v: Vec<f32> = (0..11_520)
+            .map(|i| ((i * 7919) % 1000) as f32 / 300.0 - 1.2)
+            .collect();
         let mut u = alloc::vec![0.0; v.len()];
         assert!(normalize(&v, &mut u));
         let s = dot(&u, &u);
-        assert!((1.0 - s).abs() <= v.len() as f32 * f32::EPSILON / 2.0, "{s}");
+        assert!(
+            (1.0 - s).abs() <= v.len() as f32 * f32::EPSILON / 2.0,
+            "{s}"
+        );
     }
 
     #[test]
@@ -126,9 +131,16 @@ mod tests {
         for n in [0, 1, 7, 8, 9, 63, 500] {
             let a: Vec<f32> = (0..n).map(|i| libm::sinf(i as f32)).collect();
             let b: Vec<f32> = (0..n).map(|i| libm::cosf(i as f32 * 0.3)).collect();
-            let exact: f64 = a.iter().zip(&b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+            let exact: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &y)| f64::from(x) * f64::from(y))
+                .sum();
             let got = f64::from(dot(&a, &b));
-            assert!((got - exact).abs() < 1e-5 * (1.0 + n as f64), "n={n}: {got} vs {exact}");
+            assert!(
+                (got - exact).abs() < 1e-5 * (1.0 + n as f64),
+                "n={n}: {got} vs {exact}"
+            );
         }
     }
 

@@ -13,7 +13,7 @@
 
 use hapscope_core::artifact::LibraryArtifact;
 use hapscope_core::auroc::auroc;
-use hapscope_core::cpl::{cpl, CplVariant};
+use hapscope_core::cpl::{CplVariant, cpl};
 use hapscope_core::hebbian::HebbianAccumulator;
 use hapscope_core::kernel::{PlainKernel, SimilarityKernel};
 use hapscope_core::library::{Library, LibraryBuilder};
@@ -32,7 +32,10 @@ impl SimilarityKernel for NoisyKernel {
     fn dots(&self, q: &[f32], p: &[f32], dim: usize, out: &mut [f32]) {
         PlainKernel.dots(q, p, dim, out);
         for (k, o) in out.iter_mut().enumerate() {
-            let h = (k as u32 ^ self.seed).wrapping_mul(0x9E37_79B9).rotate_left(13).wrapping_mul(0x85EB_CA6B);
+            let h = (k as u32 ^ self.seed)
+                .wrapping_mul(0x9E37_79B9)
+                .rotate_left(13)
+                .wrapping_mul(0x85EB_CA6B);
             let unit = (h >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0; // [-1, 1)
             *o += unit * self.bound * 0.999;
         }
@@ -54,7 +57,9 @@ fn dataset() -> impl Strategy<Value = (usize, Vec<f32>)> {
             s ^= s << 17;
             (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
         };
-        let centres: Vec<Vec<f32>> = (0..protos).map(|_| (0..dim).map(|_| rnd()).collect()).collect();
+        let centres: Vec<Vec<f32>> = (0..protos)
+            .map(|_| (0..dim).map(|_| rnd()).collect())
+            .collect();
         let mut data = Vec::with_capacity(rows * dim);
         for r in 0..rows {
             let kind = (rnd() + 1.0) * 10.0;
@@ -80,12 +85,19 @@ fn reference_f64(haps: &[f32], dim: usize, theta: f32) -> (Vec<u32>, f64) {
     let mut ids = Vec::new();
     let mut margin = f64::INFINITY;
     for (k, row) in haps.chunks_exact(dim).enumerate() {
-        let n: f64 = row.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+        let n: f64 = row
+            .iter()
+            .map(|&x| f64::from(x).powi(2))
+            .sum::<f64>()
+            .sqrt();
         if n == 0.0 {
             continue;
         }
         let u: Vec<f64> = row.iter().map(|&x| f64::from(x) / n).collect();
-        let best = nodes.iter().map(|v| v.iter().zip(&u).map(|(a, b)| a * b).sum::<f64>()).fold(f64::NEG_INFINITY, f64::max);
+        let best = nodes
+            .iter()
+            .map(|v| v.iter().zip(&u).map(|(a, b)| a * b).sum::<f64>())
+            .fold(f64::NEG_INFINITY, f64::max);
         if best.is_finite() {
             margin = margin.min((best - f64::from(theta)).abs());
         }
@@ -97,8 +109,18 @@ fn reference_f64(haps: &[f32], dim: usize, theta: f32) -> (Vec<u32>, f64) {
     (ids, margin)
 }
 
-fn build_batched<K: SimilarityKernel>(haps: &[f32], dim: usize, theta: f32, block: usize, split: usize, kernel: K) -> Library {
-    let mut b = LibraryBuilder::new(dim, theta, kernel).unwrap().with_block(block).unwrap();
+fn build_batched<K: SimilarityKernel>(
+    haps: &[f32],
+    dim: usize,
+    theta: f32,
+    block: usize,
+    split: usize,
+    kernel: K,
+) -> Library {
+    let mut b = LibraryBuilder::new(dim, theta, kernel)
+        .unwrap()
+        .with_block(block)
+        .unwrap();
     let split_at = (split % (haps.len() / dim + 1)) * dim;
     b.push(&haps[..split_at]).unwrap();
     b.push(&haps[split_at..]).unwrap();

@@ -6,7 +6,7 @@
 //! decisions inside that bound, so libraries and predictions stay identical to the plain
 //! kernel's (tested in `tests/`).
 
-use gemm::{gemm, Parallelism};
+use gemm::{Parallelism, gemm};
 use hapscope_core::kernel::SimilarityKernel;
 use hapscope_core::similarity::f32_dot_error_bound;
 
@@ -27,11 +27,18 @@ impl SimilarityKernel for GemmKernel {
     fn dots(&self, q: &[f32], p: &[f32], dim: usize, out: &mut [f32]) {
         let m = q.len() / dim;
         let n = p.len() / dim;
-        assert!(q.len() == m * dim && p.len() == n * dim && out.len() == m * n, "GemmKernel::dots: shapes");
+        assert!(
+            q.len() == m * dim && p.len() == n * dim && out.len() == m * n,
+            "GemmKernel::dots: shapes"
+        );
         if m == 0 || n == 0 {
             return;
         }
-        let parallelism = if self.threads == 1 { Parallelism::None } else { Parallelism::Rayon(self.threads) };
+        let parallelism = if self.threads == 1 {
+            Parallelism::None
+        } else {
+            Parallelism::Rayon(self.threads)
+        };
         // out (m×n, row-major) = Q (m×dim, row-major) · Pᵀ (dim×n: element (k, j) = p[j·dim + k]).
         // SAFETY: the pointers and strides describe exactly the slices checked above; `out`
         // does not alias `q` or `p` (it is a unique borrow).
@@ -73,15 +80,23 @@ mod tests {
     #[test]
     fn within_declared_bound_of_canonical_dot() {
         for (m, n, dim) in [(1, 1, 1), (3, 7, 5), (17, 33, 500), (64, 40, 3200)] {
-            let q: Vec<f32> = (0..m * dim).map(|i| ((i * 7 % 13) as f32 - 6.0) / (dim as f32).sqrt() / 4.0).collect();
-            let p: Vec<f32> = (0..n * dim).map(|i| ((i * 5 % 11) as f32 - 5.0) / (dim as f32).sqrt() / 4.0).collect();
+            let q: Vec<f32> = (0..m * dim)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / (dim as f32).sqrt() / 4.0)
+                .collect();
+            let p: Vec<f32> = (0..n * dim)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / (dim as f32).sqrt() / 4.0)
+                .collect();
             let mut out = vec![0.0; m * n];
             GemmKernel::default().dots(&q, &p, dim, &mut out);
             let bound = GemmKernel::default().error_bound(dim);
             for i in 0..m {
                 for j in 0..n {
                     let want = dot(&q[i * dim..][..dim], &p[j * dim..][..dim]);
-                    assert!((out[i * n + j] - want).abs() <= bound, "({i},{j}) {} vs {want}", out[i * n + j]);
+                    assert!(
+                        (out[i * n + j] - want).abs() <= bound,
+                        "({i},{j}) {} vs {want}",
+                        out[i * n + j]
+                    );
                 }
             }
         }

@@ -4,11 +4,11 @@
 //!
 //! Everything here is orchestration; the arithmetic is `hapscope-core`'s.
 
+use hapscope_core::Result;
 use hapscope_core::hebbian::{HebbianAccumulator, Links};
 use hapscope_core::kernel::SimilarityKernel;
-use hapscope_core::library::{normalize_rows, BuildStats, Library, LibraryBuilder};
-use hapscope_core::predict::{top_k, Predictor};
-use hapscope_core::Result;
+use hapscope_core::library::{BuildStats, Library, LibraryBuilder, normalize_rows};
+use hapscope_core::predict::{Predictor, top_k};
 
 /// Rows handed to the core per step: bounds the similarity scratch (`STEP × nodes`
 /// floats) and sets the progress granularity.
@@ -72,7 +72,10 @@ pub fn predict_scores<K: SimilarityKernel>(
     let rows = haps.len() / dim;
     let mut scores = vec![0.0; rows * classes];
     let mut nonzero = vec![false; STEP];
-    for (chunk, out) in haps.chunks(STEP * dim).zip(scores.chunks_mut(STEP * classes)) {
+    for (chunk, out) in haps
+        .chunks(STEP * dim)
+        .zip(scores.chunks_mut(STEP * classes))
+    {
         let m = chunk.len() / dim;
         predictor.scores(chunk, kernel, out, &mut nonzero[..m])?;
         progress(m);
@@ -102,5 +105,9 @@ pub fn agreement(scores: &[f32], classes: usize, answers: &[usize]) -> Agreement
         predictions.push(top[0]);
     }
     let n = answers.len().max(1) as f64;
-    Agreement { top1: hit1 as f64 / n, top3: hit3 as f64 / n, predictions }
+    Agreement {
+        top1: hit1 as f64 / n,
+        top3: hit3 as f64 / n,
+        predictions,
+    }
 }

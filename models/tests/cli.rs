@@ -12,15 +12,38 @@ use hapscope_models::data::npy::{write_ints, write_matrix};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/library").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/library")
+        .join(name)
 }
 
 fn hapscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hapscope")).args(args).output().expect("running hapscope")
+    Command::new(env!("CARGO_BIN_EXE_hapscope"))
+        .args(args)
+        .output()
+        .expect("running hapscope")
 }
 
-fn library_args<'a>(t: &'a str, a: &'a str, u: &'a str, b: &'a str, theta: &'a str) -> Vec<&'a str> {
-    vec!["library", "--train-haps", t, "--train-answers", a, "--test-haps", u, "--test-answers", b, "--theta", theta]
+fn library_args<'a>(
+    t: &'a str,
+    a: &'a str,
+    u: &'a str,
+    b: &'a str,
+    theta: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "library",
+        "--train-haps",
+        t,
+        "--train-answers",
+        a,
+        "--test-haps",
+        u,
+        "--test-answers",
+        b,
+        "--theta",
+        theta,
+    ]
 }
 
 fn p(path: &Path) -> &str {
@@ -29,18 +52,31 @@ fn p(path: &Path) -> &str {
 
 #[test]
 fn library_matches_numpy_reference() {
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for run in expected["runs"].as_array().unwrap() {
         let theta = run["theta"].as_f64().unwrap().to_string();
         let json = dir.path().join(format!("out-{theta}.json"));
-        let (t, a, u, b) = (fixture("train_haps.npy"), fixture("train_answers.npy"), fixture("test_haps.npy"), fixture("test_answers.npy"));
+        let (t, a, u, b) = (
+            fixture("train_haps.npy"),
+            fixture("train_answers.npy"),
+            fixture("test_haps.npy"),
+            fixture("test_answers.npy"),
+        );
         let mut args = library_args(p(&t), p(&a), p(&u), p(&b), &theta);
         args.extend(["--json", p(&json)]);
         let out = hapscope(&args);
-        assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains(&format!("-> {} nodes", run["size"])), "{stdout}");
+        assert!(
+            stdout.contains(&format!("-> {} nodes", run["size"])),
+            "{stdout}"
+        );
         let got: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         for key in ["size", "node_ids", "predictions"] {
             assert_eq!(got[key], run[key], "θ={theta}: {key}");
@@ -57,28 +93,77 @@ fn sweep_prints_a_table_and_writes_svg() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("s.svg");
     let json = dir.path().join("s.json");
-    let (t, a, u, b) = (fixture("train_haps.npy"), fixture("train_answers.npy"), fixture("test_haps.npy"), fixture("test_answers.npy"));
+    let (t, a, u, b) = (
+        fixture("train_haps.npy"),
+        fixture("train_answers.npy"),
+        fixture("test_haps.npy"),
+        fixture("test_answers.npy"),
+    );
     let out = hapscope(&[
-        "sweep", "--train-haps", p(&t), "--train-answers", p(&a), "--test-haps", p(&u), "--test-answers", p(&b),
-        "--theta", "0.4:0.9:0.1", "--plot", p(&svg), "--json", p(&json),
+        "sweep",
+        "--train-haps",
+        p(&t),
+        "--train-answers",
+        p(&a),
+        "--test-haps",
+        p(&u),
+        "--test-answers",
+        p(&b),
+        "--theta",
+        "0.4:0.9:0.1",
+        "--plot",
+        p(&svg),
+        "--json",
+        p(&json),
     ]);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("| 0.")).count(), 6, "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("| 0.")).count(),
+        6,
+        "{stdout}"
+    );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let sizes: Vec<u64> = doc["rows"].as_array().unwrap().iter().map(|r| r["size"].as_u64().unwrap()).collect();
-    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "library size grows with θ: {sizes:?}");
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
-    assert_eq!(doc["rows"][2]["size"], expected["runs"][0]["size"], "θ=0.6 in the sweep equals the golden run");
+    let sizes: Vec<u64> = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["size"].as_u64().unwrap())
+        .collect();
+    assert!(
+        sizes.windows(2).all(|w| w[0] <= w[1]),
+        "library size grows with θ: {sizes:?}"
+    );
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
+    assert_eq!(
+        doc["rows"][2]["size"], expected["runs"][0]["size"],
+        "θ=0.6 in the sweep equals the golden run"
+    );
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<polyline") && svg.contains("library size"));
 }
 
 /// Runs `library` with one input replaced and checks the error contract.
 fn expect_error(replace: usize, path: &Path, needle: &str) {
-    let mut files = [fixture("train_haps.npy"), fixture("train_answers.npy"), fixture("test_haps.npy"), fixture("test_answers.npy")];
+    let mut files = [
+        fixture("train_haps.npy"),
+        fixture("train_answers.npy"),
+        fixture("test_haps.npy"),
+        fixture("test_answers.npy"),
+    ];
     files[replace] = path.to_path_buf();
-    let args = library_args(p(&files[0]), p(&files[1]), p(&files[2]), p(&files[3]), "0.8");
+    let args = library_args(
+        p(&files[0]),
+        p(&files[1]),
+        p(&files[2]),
+        p(&files[3]),
+        "0.8",
+    );
     let out = hapscope(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{needle}: {stderr}");
@@ -141,7 +226,12 @@ fn bad_inputs_give_one_line_errors_with_status_2() {
 
 #[test]
 fn bad_theta_is_a_usage_error() {
-    let (t, a, u, b) = (fixture("train_haps.npy"), fixture("train_answers.npy"), fixture("test_haps.npy"), fixture("test_answers.npy"));
+    let (t, a, u, b) = (
+        fixture("train_haps.npy"),
+        fixture("train_answers.npy"),
+        fixture("test_haps.npy"),
+        fixture("test_answers.npy"),
+    );
     for theta in ["1.5", "NaN", "-2"] {
         let out = hapscope(&library_args(p(&t), p(&a), p(&u), p(&b), theta));
         assert_eq!(out.status.code(), Some(2), "θ={theta}");

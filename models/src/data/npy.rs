@@ -128,13 +128,34 @@ fn parse_descr(descr: &str) -> Option<Dtype> {
     Some(match kind {
         "f4" => Dtype::F4,
         "f8" => Dtype::F8,
-        "i1" => Dtype::Int { size: 1, signed: true },
-        "u1" | "b1" => Dtype::Int { size: 1, signed: false },
-        "i2" => Dtype::Int { size: 2, signed: true },
-        "u2" => Dtype::Int { size: 2, signed: false },
-        "i4" => Dtype::Int { size: 4, signed: true },
-        "u4" => Dtype::Int { size: 4, signed: false },
-        "i8" => Dtype::Int { size: 8, signed: true },
+        "i1" => Dtype::Int {
+            size: 1,
+            signed: true,
+        },
+        "u1" | "b1" => Dtype::Int {
+            size: 1,
+            signed: false,
+        },
+        "i2" => Dtype::Int {
+            size: 2,
+            signed: true,
+        },
+        "u2" => Dtype::Int {
+            size: 2,
+            signed: false,
+        },
+        "i4" => Dtype::Int {
+            size: 4,
+            signed: true,
+        },
+        "u4" => Dtype::Int {
+            size: 4,
+            signed: false,
+        },
+        "i8" => Dtype::Int {
+            size: 8,
+            signed: true,
+        },
         _ => return None,
     })
 }
@@ -144,20 +165,37 @@ fn parse_descr(descr: &str) -> Option<Dtype> {
 fn parse_dict(text: &str) -> Result<(String, bool, Vec<usize>), NpyError> {
     let bad = |m: &str| NpyError::BadHeader(m.to_string());
     let t = text.trim_end_matches(['\n', ' ', '\0']).trim();
-    let inner = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')).ok_or_else(|| bad("not a dict"))?;
+    let inner = t
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or_else(|| bad("not a dict"))?;
     let (mut descr, mut fortran, mut shape) = (None, None, None);
     let mut rest = inner.trim();
     while !rest.is_empty() {
-        let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"').ok_or_else(|| bad("expected a quoted key"))?;
-        let end = rest[1..].find(quote).ok_or_else(|| bad("unterminated key"))? + 1;
+        let quote = rest
+            .chars()
+            .next()
+            .filter(|c| *c == '\'' || *c == '"')
+            .ok_or_else(|| bad("expected a quoted key"))?;
+        let end = rest[1..]
+            .find(quote)
+            .ok_or_else(|| bad("unterminated key"))?
+            + 1;
         let key = &rest[1..end];
-        rest = rest[end + 1..].trim_start().strip_prefix(':').ok_or_else(|| bad("expected ':' after key"))?.trim_start();
+        rest = rest[end + 1..]
+            .trim_start()
+            .strip_prefix(':')
+            .ok_or_else(|| bad("expected ':' after key"))?
+            .trim_start();
         let (value, after) = if let Some(r) = rest.strip_prefix('(') {
             let close = r.find(')').ok_or_else(|| bad("unterminated shape tuple"))?;
             (&rest[..close + 2], &r[close + 1..])
         } else if rest.starts_with(['\'', '"']) {
             let q = rest.as_bytes()[0] as char;
-            let close = rest[1..].find(q).ok_or_else(|| bad("unterminated string"))? + 1;
+            let close = rest[1..]
+                .find(q)
+                .ok_or_else(|| bad("unterminated string"))?
+                + 1;
             (&rest[..=close], &rest[close + 1..])
         } else {
             let stop = rest.find(',').unwrap_or(rest.len());
@@ -180,7 +218,11 @@ fn parse_dict(text: &str) -> Result<(String, bool, Vec<usize>), NpyError> {
                     .split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(|s| s.trim_end_matches('L').parse::<usize>().map_err(|_| bad("shape entry is not a non-negative integer")))
+                    .map(|s| {
+                        s.trim_end_matches('L')
+                            .parse::<usize>()
+                            .map_err(|_| bad("shape entry is not a non-negative integer"))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 shape = Some(dims);
             }
@@ -201,7 +243,13 @@ fn parse_dict(text: &str) -> Result<(String, bool, Vec<usize>), NpyError> {
 
 fn read_header(r: &mut impl Read) -> Result<Header, NpyError> {
     let mut pre = [0u8; 8];
-    r.read_exact(&mut pre).map_err(|e| if e.kind() == io::ErrorKind::UnexpectedEof { NpyError::BadMagic } else { e.into() })?;
+    r.read_exact(&mut pre).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            NpyError::BadMagic
+        } else {
+            e.into()
+        }
+    })?;
     if &pre[..6] != MAGIC {
         return Err(NpyError::BadMagic);
     }
@@ -209,55 +257,96 @@ fn read_header(r: &mut impl Read) -> Result<Header, NpyError> {
     let (len, prefix) = match major {
         1 => {
             let mut b = [0u8; 2];
-            r.read_exact(&mut b).map_err(|_| NpyError::BadHeader("truncated header length".into()))?;
+            r.read_exact(&mut b)
+                .map_err(|_| NpyError::BadHeader("truncated header length".into()))?;
             (u16::from_le_bytes(b) as usize, 10)
         }
         2 | 3 => {
             let mut b = [0u8; 4];
-            r.read_exact(&mut b).map_err(|_| NpyError::BadHeader("truncated header length".into()))?;
+            r.read_exact(&mut b)
+                .map_err(|_| NpyError::BadHeader("truncated header length".into()))?;
             (u32::from_le_bytes(b) as usize, 12)
         }
         _ => return Err(NpyError::UnsupportedVersion(major, minor)),
     };
     if len > 1 << 20 {
-        return Err(NpyError::BadHeader(format!("header length {len} is implausible")));
+        return Err(NpyError::BadHeader(format!(
+            "header length {len} is implausible"
+        )));
     }
     let mut text = vec![0u8; len];
-    r.read_exact(&mut text).map_err(|_| NpyError::BadHeader("truncated header".into()))?;
-    let text = if major == 3 { String::from_utf8(text).ok() } else { text.is_ascii().then(|| String::from_utf8(text).unwrap_or_default()) }
-        .ok_or_else(|| NpyError::BadHeader("header is not text".into()))?;
+    r.read_exact(&mut text)
+        .map_err(|_| NpyError::BadHeader("truncated header".into()))?;
+    let text = if major == 3 {
+        String::from_utf8(text).ok()
+    } else {
+        text.is_ascii()
+            .then(|| String::from_utf8(text).unwrap_or_default())
+    }
+    .ok_or_else(|| NpyError::BadHeader("header is not text".into()))?;
     let (descr, fortran, shape) = parse_dict(&text)?;
     if fortran && shape.len() > 1 {
         return Err(NpyError::FortranOrder);
     }
-    Ok(Header { dtype: parse_descr(&descr), descr, shape, data_offset: (prefix + len) as u64 })
+    Ok(Header {
+        dtype: parse_descr(&descr),
+        descr,
+        shape,
+        data_offset: (prefix + len) as u64,
+    })
 }
 
 /// Opens `path`, parses its header, and checks the file length against it.
-fn open(path: &Path, rank: usize, expected: &'static str, ok: impl Fn(Dtype) -> bool) -> Result<(Header, Dtype, BufReader<File>), NpyError> {
+fn open(
+    path: &Path,
+    rank: usize,
+    expected: &'static str,
+    ok: impl Fn(Dtype) -> bool,
+) -> Result<(Header, Dtype, BufReader<File>), NpyError> {
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
     let mut r = BufReader::with_capacity(1 << 20, file);
     let h = read_header(&mut r)?;
-    let dtype = h.dtype.filter(|&d| ok(d)).ok_or_else(|| NpyError::UnsupportedDtype { dtype: h.descr.clone(), expected })?;
+    let dtype = h
+        .dtype
+        .filter(|&d| ok(d))
+        .ok_or_else(|| NpyError::UnsupportedDtype {
+            dtype: h.descr.clone(),
+            expected,
+        })?;
     if h.shape.len() != rank {
-        return Err(NpyError::WrongRank { expected: rank, shape: h.shape.clone() });
+        return Err(NpyError::WrongRank {
+            expected: rank,
+            shape: h.shape.clone(),
+        });
     }
-    let count = h.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
-    let expected_bytes = count.and_then(|c| c.checked_mul(dtype.size() as u64)).ok_or_else(|| NpyError::BadHeader("shape overflows".into()))?;
+    let count = h
+        .shape
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d as u64));
+    let expected_bytes = count
+        .and_then(|c| c.checked_mul(dtype.size() as u64))
+        .ok_or_else(|| NpyError::BadHeader("shape overflows".into()))?;
     let got = file_len.saturating_sub(h.data_offset);
     if got < expected_bytes {
-        return Err(NpyError::Truncated { expected: expected_bytes, got });
+        return Err(NpyError::Truncated {
+            expected: expected_bytes,
+            got,
+        });
     }
     if got > expected_bytes {
-        return Err(NpyError::TrailingBytes { extra: got - expected_bytes });
+        return Err(NpyError::TrailingBytes {
+            extra: got - expected_bytes,
+        });
     }
     Ok((h, dtype, r))
 }
 
 /// Reads a 2-D float array (`f4` or `f8`) as an `f32` matrix; NaN/Inf is an error.
 pub fn read_matrix(path: &Path) -> Result<Matrix, NpyError> {
-    let (h, dtype, mut r) = open(path, 2, "float32 or float64", |d| matches!(d, Dtype::F4 | Dtype::F8))?;
+    let (h, dtype, mut r) = open(path, 2, "float32 or float64", |d| {
+        matches!(d, Dtype::F4 | Dtype::F8)
+    })?;
     let (rows, cols) = (h.shape[0], h.shape[1]);
     let n = rows * cols;
     let mut data = Vec::with_capacity(n);
@@ -267,21 +356,36 @@ pub fn read_matrix(path: &Path) -> Result<Matrix, NpyError> {
         let want = ((n - data.len()) * size).min(buf.len());
         r.read_exact(&mut buf[..want])?;
         match dtype {
-            Dtype::F4 => data.extend(buf[..want].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
-            _ => data.extend(buf[..want].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()) as f32)),
+            Dtype::F4 => data.extend(
+                buf[..want]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ),
+            _ => data.extend(
+                buf[..want]
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()) as f32),
+            ),
         }
     }
     if let Some(i) = data.iter().position(|x| !x.is_finite()) {
-        return Err(NpyError::NonFinite { row: i / cols.max(1), col: i % cols.max(1) });
+        return Err(NpyError::NonFinite {
+            row: i / cols.max(1),
+            col: i % cols.max(1),
+        });
     }
     Ok(Matrix { rows, cols, data })
 }
 
 /// Reads a 1-D integer array as `i64`.
 pub fn read_ints(path: &Path) -> Result<Vec<i64>, NpyError> {
-    let (h, dtype, mut r) = open(path, 1, "an integer type (int32 or int64)", |d| matches!(d, Dtype::Int { .. }))?;
+    let (h, dtype, mut r) = open(path, 1, "an integer type (int32 or int64)", |d| {
+        matches!(d, Dtype::Int { .. })
+    })?;
     let n = h.shape[0];
-    let Dtype::Int { size, signed } = dtype else { unreachable!("filtered above") };
+    let Dtype::Int { size, signed } = dtype else {
+        unreachable!("filtered above")
+    };
     let mut raw = vec![0u8; n * size];
     r.read_exact(&mut raw)?;
     Ok(raw
@@ -299,7 +403,11 @@ pub fn read_ints(path: &Path) -> Result<Vec<i64>, NpyError> {
 
 fn write_header(w: &mut impl Write, descr: &str, shape: &[usize]) -> io::Result<()> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     // Pad so the data starts at a multiple of 64 bytes, newline-terminated, as numpy does.
     let total = 10 + dict.len() + 1;
@@ -338,13 +446,20 @@ mod tests {
 
     #[test]
     fn parses_numpy_headers() {
-        let (d, f, s) = parse_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }          \n").unwrap();
+        let (d, f, s) =
+            parse_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }          \n")
+                .unwrap();
         assert_eq!((d.as_str(), f, s), ("<f4", false, vec![3, 4]));
-        let (_, _, s) = parse_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (7,), }").unwrap();
+        let (_, _, s) =
+            parse_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (7,), }").unwrap();
         assert_eq!(s, vec![7]);
-        let (_, _, s) = parse_dict("{'descr': '<f8', 'fortran_order': False, 'shape': (), }").unwrap();
+        let (_, _, s) =
+            parse_dict("{'descr': '<f8', 'fortran_order': False, 'shape': (), }").unwrap();
         assert!(s.is_empty());
-        assert!(parse_dict("{'descr': '<f4', 'shape': (3, 4)}").is_err(), "missing fortran_order");
+        assert!(
+            parse_dict("{'descr': '<f4', 'shape': (3, 4)}").is_err(),
+            "missing fortran_order"
+        );
         assert!(parse_dict("{'descr': '<f4' 'fortran_order': False}").is_err());
         assert!(parse_dict("{'shape': (-1, 4), 'descr': '<f4', 'fortran_order': False}").is_err());
         assert!(parse_dict("not a dict").is_err());
@@ -353,7 +468,13 @@ mod tests {
     #[test]
     fn dtypes() {
         assert_eq!(parse_descr("<f4"), Some(Dtype::F4));
-        assert_eq!(parse_descr("<i4"), Some(Dtype::Int { size: 4, signed: true }));
+        assert_eq!(
+            parse_descr("<i4"),
+            Some(Dtype::Int {
+                size: 4,
+                signed: true
+            })
+        );
         assert_eq!(parse_descr(">f4"), None);
         assert_eq!(parse_descr("<c8"), None);
         assert_eq!(parse_descr(""), None);
@@ -368,11 +489,20 @@ mod tests {
         let m = read_matrix(&p).unwrap();
         assert_eq!((m.rows, m.cols), (3, 4));
         assert_eq!(m.data, data);
-        assert!(matches!(read_ints(&p), Err(NpyError::UnsupportedDtype { .. })));
+        assert!(matches!(
+            read_ints(&p),
+            Err(NpyError::UnsupportedDtype { .. })
+        ));
 
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() - 3]).unwrap();
-        assert!(matches!(read_matrix(&p), Err(NpyError::Truncated { expected: 48, got: 45 })));
+        assert!(matches!(
+            read_matrix(&p),
+            Err(NpyError::Truncated {
+                expected: 48,
+                got: 45
+            })
+        ));
         for cut in 0..80 {
             std::fs::write(&p, &bytes[..cut]).unwrap();
             assert!(read_matrix(&p).is_err());
@@ -381,11 +511,17 @@ mod tests {
         let off = nan.len() - 4 * 6;
         nan[off..off + 4].copy_from_slice(&f32::NAN.to_le_bytes());
         std::fs::write(&p, &nan).unwrap();
-        assert!(matches!(read_matrix(&p), Err(NpyError::NonFinite { row: 1, col: 2 })));
+        assert!(matches!(
+            read_matrix(&p),
+            Err(NpyError::NonFinite { row: 1, col: 2 })
+        ));
 
         let q = dir.path().join("a.npy");
         write_ints(&q, &[3, -1, 9]).unwrap();
         assert_eq!(read_ints(&q).unwrap(), vec![3, -1, 9]);
-        assert!(matches!(read_matrix(&q), Err(NpyError::UnsupportedDtype { .. })));
+        assert!(matches!(
+            read_matrix(&q),
+            Err(NpyError::UnsupportedDtype { .. })
+        ));
     }
 }

@@ -85,9 +85,14 @@ pub fn parse_theta_range(s: &str) -> Result<Vec<f32>, String> {
     let [a, b, c] = parts[..] else {
         return Err(format!("'{s}' is not START:END:STEP"));
     };
-    let num = |x: &str| x.trim().parse::<f64>().map_err(|_| format!("'{x}' in '{s}' is not a number"));
+    let num = |x: &str| {
+        x.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("'{x}' in '{s}' is not a number"))
+    };
     let (start, end, step) = (num(a)?, num(b)?, num(c)?);
-    if !(step > 0.0) || !(end >= start) || !start.is_finite() || !end.is_finite() {
+    let ordered = step > 0.0 && end >= start;
+    if !ordered || !start.is_finite() || !end.is_finite() || !step.is_finite() {
         return Err(format!("'{s}': need START <= END and STEP > 0"));
     }
     let n = ((end - start) / step + 1e-9).floor() as usize + 1;
@@ -95,7 +100,9 @@ pub fn parse_theta_range(s: &str) -> Result<Vec<f32>, String> {
         return Err(format!("'{s}' gives {n} values; at most 1000"));
     }
     // Round to 6 decimals so 0.4 + 3·0.05 prints (and compares) as 0.55.
-    Ok((0..n).map(|i| ((start + i as f64 * step) * 1e6).round() as f32 / 1e6).collect())
+    Ok((0..n)
+        .map(|i| ((start + i as f64 * step) * 1e6).round() as f32 / 1e6)
+        .collect())
 }
 
 #[cfg(test)]

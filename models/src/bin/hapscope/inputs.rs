@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use hapscope_models::data::npy::{read_ints, read_matrix, Matrix};
+use anyhow::{Context, Result, bail};
+use hapscope_models::data::npy::{Matrix, read_ints, read_matrix};
 
 use crate::args::DataArgs;
 
@@ -25,7 +25,12 @@ pub struct Inputs {
 fn matrix(path: &Path) -> Result<Matrix> {
     let m = read_matrix(path).with_context(|| path.display().to_string())?;
     if m.rows == 0 || m.cols == 0 {
-        bail!("{}: empty array (shape ({}, {}))", path.display(), m.rows, m.cols);
+        bail!(
+            "{}: empty array (shape ({}, {}))",
+            path.display(),
+            m.rows,
+            m.cols
+        );
     }
     Ok(m)
 }
@@ -33,10 +38,23 @@ fn matrix(path: &Path) -> Result<Matrix> {
 fn answers(path: &Path, rows: usize, haps: &Path) -> Result<Vec<usize>> {
     let v = read_ints(path).with_context(|| path.display().to_string())?;
     if v.len() != rows {
-        bail!("{}: {} answers but {} has {} rows", path.display(), v.len(), haps.display(), rows);
+        bail!(
+            "{}: {} answers but {} has {} rows",
+            path.display(),
+            v.len(),
+            haps.display(),
+            rows
+        );
     }
-    if let Some((i, &a)) = v.iter().enumerate().find(|&(_, &a)| !(0..MAX_CLASSES).contains(&a)) {
-        bail!("{}: answer {a} at index {i} is not a class index in 0..{MAX_CLASSES}", path.display());
+    if let Some((i, &a)) = v
+        .iter()
+        .enumerate()
+        .find(|&(_, &a)| !(0..MAX_CLASSES).contains(&a))
+    {
+        bail!(
+            "{}: answer {a} at index {i} is not a class index in 0..{MAX_CLASSES}",
+            path.display()
+        );
     }
     Ok(v.into_iter().map(|a| a as usize).collect())
 }
@@ -60,6 +78,18 @@ pub fn load(args: &DataArgs) -> Result<Inputs> {
         );
     }
     let test_answers = answers(&args.test_answers, test.rows, &args.test_haps)?;
-    let classes = train_answers.iter().chain(&test_answers).max().map_or(1, |&m| m + 1).max(1);
-    Ok(Inputs { train, train_answers, test, test_answers, classes, load_seconds: t0.elapsed().as_secs_f64() })
+    let classes = train_answers
+        .iter()
+        .chain(&test_answers)
+        .max()
+        .map_or(1, |&m| m + 1)
+        .max(1);
+    Ok(Inputs {
+        train,
+        train_answers,
+        test,
+        test_answers,
+        classes,
+        load_seconds: t0.elapsed().as_secs_f64(),
+    })
 }

@@ -51,10 +51,16 @@ pub fn library(args: &LibraryArgs) -> Result<()> {
                 "predict": r.predict_seconds, "total": total,
             },
         });
-        fs::write(path, serde_json::to_string_pretty(&doc)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.artifact {
-        let layer = args.data.train_haps.file_stem().and_then(|s| s.to_str()).unwrap_or("layer");
+        let layer = args
+            .data
+            .train_haps
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("layer");
         let layer: String = layer.chars().take(64).collect();
         let art = LibraryArtifact::new(&layer, &r.library, &r.links, true)?;
         fs::write(path, art.encode()).with_context(|| format!("writing {}", path.display()))?;

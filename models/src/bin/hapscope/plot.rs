@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, Result};
+use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
 /// One point of a sweep.
@@ -30,28 +30,54 @@ pub fn sweep_svg(path: &Path, title: &str, points: &[SweepPoint]) -> Result<()> 
         .y_label_area_size(64)
         .build_cartesian_2d(lo..hi, 0.0..max_size)
         .map_err(|e| err(&e))?;
-    c.configure_mesh().x_desc("θ").y_desc("nodes").draw().map_err(|e| err(&e))?;
+    c.configure_mesh()
+        .x_desc("θ")
+        .y_desc("nodes")
+        .draw()
+        .map_err(|e| err(&e))?;
     let size: Vec<(f32, f64)> = points.iter().map(|p| (p.theta, p.size as f64)).collect();
-    c.draw_series(LineSeries::new(size.clone(), BLUE.stroke_width(2))).map_err(|e| err(&e))?;
-    c.draw_series(size.iter().map(|&p| Circle::new(p, 3, BLUE.filled()))).map_err(|e| err(&e))?;
+    c.draw_series(LineSeries::new(size.clone(), BLUE.stroke_width(2)))
+        .map_err(|e| err(&e))?;
+    c.draw_series(size.iter().map(|&p| Circle::new(p, 3, BLUE.filled())))
+        .map_err(|e| err(&e))?;
 
     let mut c = ChartBuilder::on(&bottom)
-        .caption(format!("{title}: agreement with the network's answers"), ("sans-serif", 18))
+        .caption(
+            format!("{title}: agreement with the network's answers"),
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(64)
         .build_cartesian_2d(lo..hi, 0.0..1.02f64)
         .map_err(|e| err(&e))?;
-    c.configure_mesh().x_desc("θ").y_desc("fraction of test rows").draw().map_err(|e| err(&e))?;
-    for (name, colour, f) in [("top-1", RED, (|p: &SweepPoint| p.top1) as fn(&SweepPoint) -> f64), ("top-3", GREEN, |p: &SweepPoint| p.top3)] {
+    c.configure_mesh()
+        .x_desc("θ")
+        .y_desc("fraction of test rows")
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (name, colour, f) in [
+        (
+            "top-1",
+            RED,
+            (|p: &SweepPoint| p.top1) as fn(&SweepPoint) -> f64,
+        ),
+        ("top-3", GREEN, |p: &SweepPoint| p.top3),
+    ] {
         let pts: Vec<(f32, f64)> = points.iter().map(|p| (p.theta, f(p))).collect();
         c.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
             .map_err(|e| err(&e))?
             .label(name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
-        c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled()))).map_err(|e| err(&e))?;
+        c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+            .map_err(|e| err(&e))?;
     }
-    c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(SeriesLabelPosition::LowerRight).draw().map_err(|e| err(&e))?;
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }

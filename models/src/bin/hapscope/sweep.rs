@@ -6,13 +6,15 @@ use std::fs;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::args::{parse_theta_range, SweepArgs};
+use crate::args::{SweepArgs, parse_theta_range};
 use crate::inputs::load;
-use crate::plot::{sweep_svg, SweepPoint};
+use crate::plot::{SweepPoint, sweep_svg};
 use crate::run::run;
 
 pub fn sweep(args: &SweepArgs) -> Result<()> {
-    let thetas = parse_theta_range(&args.theta).map_err(anyhow::Error::msg).context("--theta")?;
+    let thetas = parse_theta_range(&args.theta)
+        .map_err(anyhow::Error::msg)
+        .context("--theta")?;
     for &t in &thetas {
         hapscope_core::library::check_theta(t).with_context(|| format!("--theta value {t}"))?;
     }
@@ -36,14 +38,26 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             "theta": theta, "size": r.library.len(), "top1": r.agreement.top1, "top3": r.agreement.top3,
             "build_s": r.build_seconds, "links_s": r.links_seconds, "predict_s": r.predict_seconds,
         }));
-        points.push(SweepPoint { theta, size: r.library.len(), top1: r.agreement.top1, top3: r.agreement.top3 });
+        points.push(SweepPoint {
+            theta,
+            size: r.library.len(),
+            top1: r.agreement.top1,
+            top3: r.agreement.top3,
+        });
     }
-    let title = args.data.train_haps.file_stem().and_then(|s| s.to_str()).unwrap_or("sweep").to_string();
+    let title = args
+        .data
+        .train_haps
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("sweep")
+        .to_string();
     sweep_svg(&args.plot, &title, &points)?;
     eprintln!("wrote {}", args.plot.display());
     if let Some(path) = &args.json {
         let doc = json!({ "dim": inputs.train.cols, "top_a": args.data.top_a, "classes": inputs.classes, "rows": rows });
-        fs::write(path, serde_json::to_string_pretty(&doc)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! Cross-crate tests live in `integration/`; this library is empty.

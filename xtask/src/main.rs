@@ -1,0 +1,145 @@
+//! `cargo xtask <command>`: hapscope's build orchestration. It holds no project logic; it
+//! installs what the commands need (rustup targets and components), then shells out to
+//! cargo, cheapest checks first.
+//!
+//! - `test`  — the whole suite, as CI runs it: fmt, clippy, the no_std builds of the core,
+//!   then every test of the workspace.
+//! - `nostd` — only the no_std builds of `hapscope-core` (wasm32 and bare-metal ARM).
+//! - `fuzz [SECONDS]` — runs the core's cargo-fuzz targets (default 600 s each).
+//!
+//! Cargo builds share one target directory outside the clone (`$CARGO_TARGET_DIR`,
+//! default `~/.cache/hapscope-target`) so repeated runs and CI reuse them.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+/// Targets without `std` that the core must build for.
+const NO_STD_TARGETS: &[&str] = &["wasm32-unknown-unknown", "thumbv7em-none-eabihf"];
+/// Fuzz targets of `core/fuzz`.
+const FUZZ_TARGETS: &[&str] = &["artifact_decode"];
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".cache/hapscope-target")
+        })
+}
+
+/// Runs a command in the repository root, echoing it first.
+fn run(program: &str, args: &[&str]) -> Result {
+    eprintln!("xtask: $ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .status()
+        .map_err(|e| format!("could not start {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn install() -> Result {
+    let mut args = vec!["target", "add"];
+    args.extend(NO_STD_TARGETS);
+    run("rustup", &args)?;
+    run("rustup", &["component", "add", "rustfmt", "clippy"])
+}
+
+fn nostd() -> Result {
+    for t in NO_STD_TARGETS {
+        run(
+            "cargo",
+            &["build", "--package", "hapscope-core", "--target", t],
+        )?;
+    }
+    Ok(())
+}
+
+fn test() -> Result {
+    install()?;
+    run("cargo", &["fmt", "--all", "--check"])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    nostd()?;
+    run("cargo", &["test", "--workspace", "--all-targets"])?;
+    run("cargo", &["test", "--workspace", "--doc"])
+}
+
+fn fuzz(seconds: &str) -> Result {
+    seconds
+        .parse::<u32>()
+        .map_err(|_| format!("fuzz: '{seconds}' is not a number of seconds"))?;
+    if Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        run("cargo", &["install", "cargo-fuzz", "--locked"])?;
+    }
+    for t in FUZZ_TARGETS {
+        let max = format!("-max_total_time={seconds}");
+        let corpus = format!("corpus/{t}");
+        eprintln!("xtask: fuzzing {t} for {seconds} s");
+        let status = Command::new("cargo")
+            .args([
+                "fuzz",
+                "run",
+                t,
+                &corpus,
+                "--",
+                &max,
+                "-print_final_stats=1",
+            ])
+            .current_dir(root().join("core/fuzz"))
+            // cargo-fuzz passes -Z flags; the stable toolchain accepts them with this.
+            .env("RUSTC_BOOTSTRAP", "1")
+            .status()
+            .map_err(|e| format!("could not start cargo fuzz: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "fuzz target {t} failed: see core/fuzz/artifacts/{t}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["test"] => test(),
+        ["nostd"] => install().and_then(|()| nostd()),
+        ["fuzz"] => fuzz("600"),
+        ["fuzz", secs] => fuzz(secs),
+        _ => Err("usage: cargo xtask test | nostd | fuzz [SECONDS]".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
