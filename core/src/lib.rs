@@ -12,7 +12,8 @@
 //! - [`cpl`]: consistency of predictions across layers (Eq. 5 and the code's variant).
 //! - [`auroc`]: the Mann–Whitney AUROC, to score CPL as a detector.
 //! - [`artifact`]: a versioned, checksummed binary format for built libraries.
-//! - [`similarity`] and [`kernel`]: the canonical cosine and the seam for faster kernels.
+//! - [`similarity`] and [`kernel`]: the canonical cosine and the seam for faster kernels;
+//!   [`screen`]: an exact shortcut that makes large builds several times cheaper.
 //!
 //! The crate is `#![no_std]` with `alloc`, depends on `libm` only, and knows nothing of
 //! networks, files or GPUs: the same functions run natively and in WebAssembly.
@@ -47,6 +48,7 @@ pub mod hebbian;
 pub mod kernel;
 pub mod library;
 pub mod predict;
+pub mod screen;
 pub mod similarity;
 
 pub use error::{Error, Result};

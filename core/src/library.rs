@@ -27,6 +27,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result, check_finite};
 use crate::kernel::SimilarityKernel;
+use crate::screen::Screen;
 use crate::similarity::{dot, normalize};
 
 /// A built library: unit-norm node vectors in creation order, with their source ids.
@@ -249,6 +250,8 @@ pub struct BuildStats {
     /// Similarities recomputed canonically because the kernel's value was within its
     /// error bound of θ.
     pub rechecks: u64,
+    /// Rows found not novel by the [`Screen`] alone, without a full match.
+    pub screened: u64,
 }
 
 /// The batched library build (see the module docs); same result as [`Library::offer`]
@@ -266,6 +269,10 @@ pub struct LibraryBuilder<K> {
     packed: Vec<f32>,
     gram: Vec<f32>,
     stored_in_block: Vec<usize>,
+    screen: Option<Screen>,
+    projected: Vec<f32>,
+    candidates: Vec<usize>,
+    undecided: Vec<usize>,
 }
 
 /// Default number of queries per kernel call: large enough to run a GEMM near peak, small
@@ -287,6 +294,10 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
             packed: Vec::new(),
             gram: Vec::new(),
             stored_in_block: Vec::new(),
+            screen: None,
+            projected: Vec::new(),
+            candidates: Vec::new(),
+            undecided: Vec::new(),
         })
     }
 
@@ -300,6 +311,14 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
             });
         }
         self.block = block;
+        Ok(self)
+    }
+
+    /// Screens queries in a random `k`-dimensional projection before the full match (see
+    /// [`crate::screen`]). It changes speed only, never the library; it pays off when `dim`
+    /// is several times `k` and most rows are not novel.
+    pub fn with_screen(mut self, k: usize, candidates: usize, seed: u64) -> Result<Self> {
+        self.screen = Some(Screen::new(self.library.dim, k, candidates, seed)?);
         Ok(self)
     }
 
@@ -334,20 +353,44 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
         normalize_rows(raw, dim, &mut self.unit, &mut self.nonzero);
         self.stats.zero_rows += self.nonzero.iter().filter(|&&nz| !nz).count() as u64;
 
-        // Stage 1: every query against the nodes that existed before this block.
+        // Stage 0 (optional): settle what the screen can with a few canonical dots.
         let n0 = self.library.len();
-        self.sims.resize(b * n0, 0.0);
-        if n0 > 0 {
+        self.undecided.clear();
+        if let Some(screen) = &self.screen {
+            screen.project(&self.kernel, &self.unit, &mut self.projected);
+            screen.match_nodes(&self.kernel, &self.projected, &mut self.sims);
+            for i in (0..b).filter(|&i| self.nonzero[i]) {
+                let q = &self.unit[i * dim..][..dim];
+                screen.best(&self.sims[i * n0..][..n0], &mut self.candidates);
+                if self
+                    .candidates
+                    .iter()
+                    .any(|&j| dot(q, self.library.node(j)) >= theta)
+                {
+                    self.stats.screened += 1;
+                } else {
+                    self.undecided.push(i);
+                }
+            }
+        } else {
+            self.undecided.extend((0..b).filter(|&i| self.nonzero[i]));
+        }
+
+        // Stage 1: undecided queries against every node that existed before this block.
+        let u = self.undecided.len();
+        self.packed.clear();
+        for &i in &self.undecided {
+            self.packed.extend_from_slice(&self.unit[i * dim..][..dim]);
+        }
+        self.sims.resize(u * n0, 0.0);
+        if n0 > 0 && u > 0 {
             self.kernel
-                .dots(&self.unit, &self.library.vectors, dim, &mut self.sims);
+                .dots(&self.packed, &self.library.vectors, dim, &mut self.sims);
         }
         self.survivors.clear();
-        for i in 0..b {
-            if !self.nonzero[i] {
-                continue;
-            }
-            let q = &self.unit[i * dim..][..dim];
-            let row = &self.sims[i * n0..][..n0];
+        for (t, &i) in self.undecided.iter().enumerate() {
+            let q = &self.packed[t * dim..][..dim];
+            let row = &self.sims[t * n0..][..n0];
             let nodes = &self.library.vectors;
             let novel = all_below(row, theta, tol, &mut self.stats.rechecks, |j| {
                 dot(q, &nodes[j * dim..][..dim])
@@ -384,8 +427,12 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
             }
             if novel {
                 self.stored_in_block.push(t);
-                let id = first_id + self.survivors[t] as u32;
-                self.library.push_node(q, id);
+                let i = self.survivors[t];
+                self.library.push_node(q, first_id + i as u32);
+                if let Some(screen) = &mut self.screen {
+                    let k = screen.k();
+                    screen.push_node(&self.projected[i * k..][..k]);
+                }
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Property tests of the core's invariants (proptest, random data).
 //!
 //! - the batched build equals the one-at-a-time definition for random data, θ, block
-//!   sizes and batch splits — with the exact plain kernel and with a kernel that perturbs
-//!   every value within its declared error bound (which forces the re-check path);
+//!   sizes and batch splits — with the exact plain kernel, with a kernel that perturbs
+//!   every value within its declared error bound (which forces the re-check path), and
+//!   with the random-projection screen on;
 //! - the definition agrees with an independent f64 reference wherever no decision lies
 //!   within 1e-4 of θ;
 //! - predictions are the same bit for bit whatever the kernel;
@@ -145,6 +146,21 @@ proptest! {
         let seq = Library::build_sequential(&haps, dim, theta).unwrap();
         let noisy = build_batched(&haps, dim, theta, block, split, NoisyKernel { bound, seed });
         prop_assert_eq!(&noisy, &seq);
+    }
+
+    #[test]
+    fn screened_build_equals_sequential(
+        (dim, haps) in dataset(), theta in -0.2f32..1.0, block in 1usize..70, split in 0usize..200,
+        k in 1usize..8, candidates in 1usize..4, seed in any::<u64>(), bound in 0.0f32..0.1,
+    ) {
+        let seq = Library::build_sequential(&haps, dim, theta).unwrap();
+        let mut b = LibraryBuilder::new(dim, theta, NoisyKernel { bound, seed: seed as u32 }).unwrap()
+            .with_block(block).unwrap()
+            .with_screen(k, candidates, seed).unwrap();
+        let split_at = (split % (haps.len() / dim + 1)) * dim;
+        b.push(&haps[..split_at]).unwrap();
+        b.push(&haps[split_at..]).unwrap();
+        prop_assert_eq!(&b.finish(), &seq);
     }
 
     #[test]

@@ -14,16 +14,29 @@ use hapscope_core::predict::{Predictor, top_k};
 /// floats) and sets the progress granularity.
 pub const STEP: usize = 1024;
 
+/// Projected dimensions of the build's screen (see `hapscope_core::screen`).
+pub const SCREEN_K: usize = 256;
+/// Candidate nodes the screen checks per query.
+pub const SCREEN_CANDIDATES: usize = 3;
+/// The screen is used for HAPs at least this long (shorter ones gain nothing from it).
+pub const SCREEN_MIN_DIM: usize = 4 * SCREEN_K;
+
 /// Builds the library of `haps` (row-major, `dim` columns, training order) at θ.
-/// `progress` is called with the number of rows just processed.
+/// `screen` allows the exact random-projection shortcut when `dim ≥ SCREEN_MIN_DIM`
+/// (the library is the same either way). `progress` is called with the number of rows
+/// just processed.
 pub fn build_library<K: SimilarityKernel>(
     haps: &[f32],
     dim: usize,
     theta: f32,
     kernel: K,
+    screen: bool,
     progress: &mut dyn FnMut(usize),
 ) -> Result<(Library, BuildStats)> {
     let mut builder = LibraryBuilder::new(dim, theta, kernel)?;
+    if screen && dim >= SCREEN_MIN_DIM {
+        builder = builder.with_screen(SCREEN_K, SCREEN_CANDIDATES, 0x4841_5053)?;
+    }
     for chunk in haps.chunks(STEP * dim) {
         builder.push(chunk)?;
         progress(chunk.len() / dim);

@@ -10,7 +10,7 @@ fn artifact_bytes() -> Vec<u8> {
     let dim = 200;
     let (train, answers) = clustered(800, dim, 25, 3);
     let kernel = GemmKernel::new(2);
-    let (lib, _) = build_library(&train, dim, 0.55, kernel, &mut |_| {}).unwrap();
+    let (lib, _) = build_library(&train, dim, 0.55, kernel, false, &mut |_| {}).unwrap();
     let links = hebbian_links(&lib, &train, &answers, 10, &kernel, &mut |_| {}).unwrap();
     LibraryArtifact::new("FC1", &lib, &links, true)
         .unwrap()

@@ -45,6 +45,10 @@ pub struct DataArgs {
     /// Threads for the similarity kernel (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Match every row in full instead of screening in a random projection first (same
+    /// library, slower for long HAPs; the screen is used only for ≥ 1024 columns).
+    #[arg(long)]
+    pub no_screen: bool,
 }
 
 /// `hapscope library`.

@@ -13,15 +13,16 @@ use crate::run::run;
 pub fn library(args: &LibraryArgs) -> Result<()> {
     hapscope_core::library::check_theta(args.theta).context("--theta")?;
     let inputs = load(&args.data)?;
-    let r = run(&inputs, args.theta, args.data.top_a, args.data.threads)?;
+    let r = run(&inputs, args.theta, &args.data)?;
     let total = inputs.load_seconds + r.build_seconds + r.links_seconds + r.predict_seconds;
     println!(
-        "library    θ = {}, dim {}, {} training rows -> {} nodes ({} zero rows, {} re-checked similarities)",
+        "library    θ = {}, dim {}, {} training rows -> {} nodes ({} zero rows, {} settled by the screen, {} re-checked similarities)",
         args.theta,
         inputs.train.cols,
         inputs.train.rows,
         r.library.len(),
         r.stats.zero_rows,
+        r.stats.screened,
         r.stats.rechecks
     );
     println!(

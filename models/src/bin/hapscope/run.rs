@@ -10,6 +10,7 @@ use hapscope_core::predict::Predictor;
 use hapscope_models::kernel::GemmKernel;
 use hapscope_models::method::{Agreement, agreement, build_library, hebbian_links, predict_scores};
 
+use crate::args::DataArgs;
 use crate::inputs::Inputs;
 use crate::progress::rows_bar;
 
@@ -24,16 +25,22 @@ pub struct LayerRun {
     pub predict_seconds: f64,
 }
 
-pub fn run(inputs: &Inputs, theta: f32, top_a: usize, threads: usize) -> Result<LayerRun> {
+pub fn run(inputs: &Inputs, theta: f32, args: &DataArgs) -> Result<LayerRun> {
+    let (top_a, threads) = (args.top_a, args.threads);
     let kernel = GemmKernel::new(threads);
     let (train, test) = (&inputs.train, &inputs.test);
     let tag = format!("θ={theta:.3}");
 
     let t = Instant::now();
     let bar = rows_bar(train.rows, &format!("{tag} build"));
-    let (library, stats) = build_library(&train.data, train.cols, theta, kernel, &mut |n| {
-        bar.inc(n as u64)
-    })?;
+    let (library, stats) = build_library(
+        &train.data,
+        train.cols,
+        theta,
+        kernel,
+        !args.no_screen,
+        &mut |n| bar.inc(n as u64),
+    )?;
     bar.finish_and_clear();
     let build_seconds = t.elapsed().as_secs_f64();
 

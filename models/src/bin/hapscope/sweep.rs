@@ -24,7 +24,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let mut points = Vec::new();
     let mut rows = Vec::new();
     for &theta in &thetas {
-        let r = run(&inputs, theta, args.data.top_a, args.data.threads)?;
+        let r = run(&inputs, theta, &args.data)?;
         println!(
             "| {theta:.2} | {} | {:.4} | {:.4} | {:.2} | {:.2} | {:.2} |",
             r.library.len(),
