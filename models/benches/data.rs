@@ -8,7 +8,7 @@ impl Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
     #[inline]
-    pub fn next(&mut self) -> f32 {
+    pub fn next_f32(&mut self) -> f32 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -19,7 +19,7 @@ impl Rng {
 /// `n × dim` values uniform in [−1, 1).
 pub fn uniform(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     let mut r = Rng::new(seed);
-    (0..n * dim).map(|_| r.next()).collect()
+    (0..n * dim).map(|_| r.next_f32()).collect()
 }
 
 /// `n × dim` unit rows.
@@ -40,11 +40,11 @@ pub fn clustered(rows: usize, dim: usize, clusters: usize, sigma: f32, seed: u64
     let mut r = Rng::new(seed ^ 0xABCD);
     let mut out = Vec::with_capacity(rows * dim);
     for _ in 0..rows {
-        let c = (((r.next() + 1.0) / 2.0 * clusters as f32) as usize).min(clusters - 1);
+        let c = (((r.next_f32() + 1.0) / 2.0 * clusters as f32) as usize).min(clusters - 1);
         out.extend(
             centres[c * dim..][..dim]
                 .iter()
-                .map(|&x| x + sigma * r.next()),
+                .map(|&x| x + sigma * r.next_f32()),
         );
     }
     out

@@ -5,11 +5,17 @@
 //! run end to end on HAP matrices ([`method`]). The `hapscope` command-line tool lives in
 //! `src/bin/hapscope/` (feature `cli`).
 //!
-//! The burn networks (MNIST LeNet, ResNet44), layer taps, PGD and training join this crate
-//! with the models issue.
+//! The burn networks ([`nets`]: the paper-time MNIST LeNet) expose their hidden layers by
+//! name ([`taps`]); [`train`] trains the LeNet as the paper's code did and [`weights`]
+//! loads and saves weights. Natively they run on burn's CPU backend (flex).
 #![deny(missing_docs)]
 
 pub mod data;
 #[cfg(feature = "gemm")]
 pub mod kernel;
 pub mod method;
+pub mod nets;
+pub mod pgd;
+pub mod taps;
+pub mod train;
+pub mod weights;

@@ -419,6 +419,53 @@ fn write_header(w: &mut impl Write, descr: &str, shape: &[usize]) -> io::Result<
     w.write_all(dict.as_bytes())
 }
 
+/// Writes a `<f4` matrix to a `.npy` file a block of rows at a time, so activations never
+/// need to be held in memory all at once.
+pub struct NpyWriter {
+    w: io::BufWriter<File>,
+    cols: usize,
+    remaining: usize,
+}
+
+impl NpyWriter {
+    /// Creates `path` for a `rows × cols` matrix.
+    pub fn create(path: &Path, rows: usize, cols: usize) -> io::Result<Self> {
+        let mut w = io::BufWriter::with_capacity(1 << 20, File::create(path)?);
+        write_header(&mut w, "<f4", &[rows, cols])?;
+        Ok(NpyWriter {
+            w,
+            cols,
+            remaining: rows * cols,
+        })
+    }
+
+    /// Appends whole rows.
+    pub fn write_rows(&mut self, data: &[f32]) -> io::Result<()> {
+        if data.len() % self.cols.max(1) != 0 || data.len() > self.remaining {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "rows do not fit the declared shape",
+            ));
+        }
+        self.remaining -= data.len();
+        for x in data {
+            self.w.write_all(&x.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Flushes; fails if fewer rows were written than declared.
+    pub fn finish(mut self) -> io::Result<()> {
+        if self.remaining != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "fewer rows written than declared",
+            ));
+        }
+        self.w.flush()
+    }
+}
+
 /// Writes a row-major `f32` matrix as a `<f4` `.npy` file.
 pub fn write_matrix(path: &Path, rows: usize, cols: usize, data: &[f32]) -> io::Result<()> {
     assert_eq!(data.len(), rows * cols, "write_matrix: data length");

@@ -22,6 +22,125 @@ pub enum Command {
     Library(LibraryArgs),
     /// Like `library`, over a range of θ: prints a table and writes an SVG plot.
     Sweep(SweepArgs),
+    /// Train a network as the paper's code did and save its weights.
+    Train(TrainArgs),
+    /// Count a network's correct answers on the test set: prints `correct: K/N`.
+    Eval(EvalArgs),
+    /// Write one layer's raw activations (and the network's answers) as .npy.
+    Haps(HapsArgs),
+    /// Run PGD on the first test images: clean and adversarial accuracy, success rate.
+    Attack(AttackArgs),
+}
+
+/// `hapscope attack`.
+#[derive(Debug, Args)]
+pub struct AttackArgs {
+    /// Which network.
+    pub model: Model,
+    /// L∞ radius ε in pixel units ([0, 1]); for CIFAR the paper uses 2, 4, 8, 16 /255.
+    #[arg(long)]
+    pub eps: f32,
+    /// Attack the first N test images (the paper: 200).
+    #[arg(long, default_value_t = 200)]
+    pub limit: usize,
+    /// PGD steps (step size 0.01).
+    #[arg(long, default_value_t = 40)]
+    pub steps: usize,
+    /// Reproduce the paper code's bug: attack already-normalized inputs, clipping them to [0, 1].
+    #[arg(long)]
+    pub quirk: bool,
+    /// Data directory (default: $HAPSCOPE_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Weights to load (default as for `eval`).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: Option<PathBuf>,
+}
+
+/// The networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Model {
+    /// The paper-time MNIST LeNet (taps CN1, CN2, FC1, FC2).
+    Mnist,
+    /// ResNet44 on CIFAR-10 (taps CN1, CL1, CL2, CL3, FC), original PyTorch weights.
+    Resnet,
+}
+
+/// Dataset splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitArg {
+    /// The training set.
+    Train,
+    /// The test set.
+    Test,
+}
+
+/// `hapscope train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Which network.
+    pub model: Model,
+    /// Data directory holding mnist/ (default: $HAPSCOPE_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Seed of the initialization and the shuffles.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Train on the first N training images only (for quick checks).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Where to write the weights (default: the committed models/weights/mnist-lenet.safetensors).
+    #[arg(long, value_name = "OUT.safetensors")]
+    pub out: Option<PathBuf>,
+}
+
+/// `hapscope eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Which network.
+    pub model: Model,
+    /// Data directory (default: $HAPSCOPE_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Evaluate the first N test images only.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Weights to load (default: the committed MNIST weights; for resnet
+    /// $HAPSCOPE_MODELS/resnet44-cifar10.safetensors or ../shared/models).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: Option<PathBuf>,
+}
+
+/// `hapscope haps`.
+#[derive(Debug, Args)]
+pub struct HapsArgs {
+    /// Which network.
+    #[arg(long)]
+    pub model: Model,
+    /// The tapped layer, e.g. CN1.
+    #[arg(long)]
+    pub layer: String,
+    /// Which split's images to run.
+    #[arg(long)]
+    pub split: SplitArg,
+    /// The first N images only.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Where to write the activations (float32, one flattened row per image, dataset order).
+    #[arg(long, value_name = "X.npy")]
+    pub out: PathBuf,
+    /// Also write the network's answers (int64) here.
+    #[arg(long, value_name = "Y.npy")]
+    pub answers: Option<PathBuf>,
+    /// Data directory (default: $HAPSCOPE_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Weights to load (default as for `eval`).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: Option<PathBuf>,
 }
 
 /// Inputs shared by `library` and `sweep`.

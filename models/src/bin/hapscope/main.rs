@@ -4,12 +4,17 @@
 //! and the problem). Results go to stdout, progress bars to stderr.
 
 mod args;
+mod attack_cmd;
+mod eval_cmd;
+mod haps_cmd;
 mod inputs;
 mod library_cmd;
+mod nets;
 mod plot;
 mod progress;
 mod run;
 mod sweep;
+mod train_cmd;
 
 use std::process::ExitCode;
 
@@ -22,6 +27,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Library(a) => library_cmd::library(a),
         Command::Sweep(a) => sweep::sweep(a),
+        Command::Train(a) => train_cmd::train(a),
+        Command::Eval(a) => eval_cmd::eval(a),
+        Command::Haps(a) => haps_cmd::haps(a),
+        Command::Attack(a) => attack_cmd::attack(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

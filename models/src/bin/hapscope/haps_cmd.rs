@@ -1,0 +1,69 @@
+//! `hapscope haps`: one layer's raw activations as .npy (float32, flattened per image,
+//! before any normalization, rows in dataset order) and the network's answers (int64).
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use hapscope_models::data::npy::{NpyWriter, write_ints};
+
+use crate::args::HapsArgs;
+use crate::nets::{dataset, load, taps};
+use crate::progress::rows_bar;
+
+/// Images per forward pass.
+const BATCH: usize = 500;
+
+pub fn haps(args: &HapsArgs) -> Result<()> {
+    let names = taps(args.model);
+    if !names.contains(&args.layer.as_str()) {
+        bail!(
+            "--layer {}: this network's taps are {}",
+            args.layer,
+            names.join(", ")
+        );
+    }
+    let device = Device::flex();
+    let net = load(args.model, args.weights.as_deref(), &device)?;
+    let data = dataset(args.model, args.data.as_deref(), args.split)?;
+    let n = args.limit.unwrap_or(data.count).min(data.count);
+    let bar = rows_bar(n, &args.layer);
+    let mut writer = None;
+    let mut answers = Vec::with_capacity(n);
+    let idx: Vec<usize> = (0..n).collect();
+    for chunk in idx.chunks(BATCH) {
+        let (x, _) = data.batch(chunk, &device);
+        let taps = net.forward_taps(x);
+        let hap = taps.get(&args.layer).context("tap")?.clone();
+        let [_, cols] = hap.dims();
+        let values = hap
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading activations: {e:?}"))?;
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(
+                NpyWriter::create(&args.out, n, cols)
+                    .with_context(|| args.out.display().to_string())?,
+            ),
+        };
+        w.write_rows(&values)
+            .with_context(|| args.out.display().to_string())?;
+        let ans = taps
+            .logits
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .map_err(|e| anyhow::anyhow!("reading answers: {e:?}"))?;
+        answers.extend(ans);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    if let Some(w) = writer {
+        w.finish().with_context(|| args.out.display().to_string())?;
+    }
+    if let Some(path) = &args.answers {
+        write_ints(path, &answers).with_context(|| path.display().to_string())?;
+    }
+    eprintln!("wrote {n} rows of {} to {}", args.layer, args.out.display());
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The paper's networks, each exposing its taps by name.
+
+pub mod lenet;
+pub mod resnet44;

@@ -1,0 +1,161 @@
+//! Projected gradient descent (L∞ PGD), with advertorch's `LinfPGDAttack` semantics as the
+//! paper's code used them.
+//!
+//! Start from `x + U(−ε, ε)` clipped to [0, 1]; then `steps` times: step `α·sign(∇ₓ CE)`
+//! (gradient of the cross-entropy of the logits against the **true** labels), project back
+//! into the ε-ball around `x` and into [0, 1]. Defaults: 40 steps of α = 0.01.
+//! advertorch sums the loss over the batch; this uses the mean, which has the same sign of
+//! gradient, so the steps are identical.
+//!
+//! [`PgdSpace::NormalizedQuirk`] reproduces the paper code's bug: the attack ran on inputs
+//! that were **already normalized** (mean/std), while still clipping to [0, 1] and using ε
+//! in normalized units. It is an explicitly named option, never the default.
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+/// PGD settings (advertorch defaults as the paper's code used them).
+#[derive(Config, Debug)]
+pub struct PgdConfig {
+    /// L∞ radius ε, in the attacked space's units (pixels in [0, 1] by default).
+    pub eps: f32,
+    /// Number of steps.
+    #[config(default = 40)]
+    pub steps: usize,
+    /// Step size α.
+    #[config(default = 0.01)]
+    pub step_size: f32,
+    /// Start from a uniform random point of the ε-ball.
+    #[config(default = true)]
+    pub rand_init: bool,
+    /// Seed of the random start.
+    #[config(default = 1)]
+    pub seed: u64,
+}
+
+/// Where the attack operates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PgdSpace {
+    /// Pixel space: `x` in [0, 1], the network normalizes internally (correct).
+    Pixel,
+    /// The paper code's quirk: attack `z = (x − mean) / std` per channel, clip `z` to [0, 1].
+    NormalizedQuirk {
+        /// Per-channel mean.
+        mean: Vec<f32>,
+        /// Per-channel standard deviation.
+        std: Vec<f32>,
+    },
+}
+
+fn channel(v: &[f32], device: &Device) -> Tensor<4> {
+    Tensor::<1>::from_floats(v, device).reshape([1, v.len(), 1, 1])
+}
+
+/// Attacks a batch. `forward` maps pixels `[b, c, h, w]` to logits on the autodiff
+/// `device` (a frozen network loaded there); `x` (pixels in [0, 1]) and `y` (true labels)
+/// live on the plain device. Returns the adversarial pixels on the plain device.
+pub fn pgd(
+    forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
+    x: Tensor<4>,
+    y: Tensor<1, Int>,
+    cfg: &PgdConfig,
+    space: &PgdSpace,
+    device: &Device,
+) -> Tensor<4> {
+    let plain = x.device();
+    let ce = CrossEntropyLossConfig::new().init(device);
+    // The attacked variable z maps to pixels as z·scale + shift (per channel): the identity
+    // in pixel space, the de-normalization for the quirk. Built once per device.
+    let affine = |d: &Device| match space {
+        PgdSpace::Pixel => None,
+        PgdSpace::NormalizedQuirk { mean, std } => Some((channel(std, d), channel(mean, d))),
+    };
+    let (on_plain, on_ad) = (affine(&plain), affine(device));
+    let to_pixels = |z: Tensor<4>, a: &Option<(Tensor<4>, Tensor<4>)>| match a {
+        None => z,
+        Some((scale, shift)) => z * scale.clone() + shift.clone(),
+    };
+    let z0 = match &on_plain {
+        None => x,
+        Some((scale, shift)) => (x - shift.clone()) / scale.clone(),
+    };
+    let mut z = z0.clone();
+    if cfg.rand_init {
+        plain.seed(cfg.seed);
+        let eps = f64::from(cfg.eps);
+        z = (z + Tensor::random(z0.shape(), Distribution::Uniform(-eps, eps), &plain))
+            .clamp(0.0, 1.0);
+    }
+    let y = y.autodiff();
+    for _ in 0..cfg.steps {
+        let za = z.clone().autodiff().require_grad();
+        let loss = ce.forward(forward(to_pixels(za.clone(), &on_ad)), y.clone());
+        let grads = loss.backward();
+        let g = za.grad(&grads).expect("the input requires a gradient");
+        let stepped = z + g.sign() * cfg.step_size;
+        z = (z0.clone() + (stepped - z0.clone()).clamp(-cfg.eps, cfg.eps)).clamp(0.0, 1.0);
+    }
+    to_pixels(z, &on_plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nets::lenet::{LeNet, MNIST_MEAN, MNIST_STD};
+    use burn::module::Module;
+
+    fn setup() -> (Device, Device, LeNet, Tensor<4>, Tensor<1, Int>) {
+        let device = Device::flex();
+        let ad = device.clone().autodiff();
+        ad.seed(3);
+        let net = LeNet::new(&ad).freeze();
+        device.seed(4);
+        let x = Tensor::<4>::random([4, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 3, 7, 9], [4]), &device);
+        (device, ad, net, x, y)
+    }
+
+    fn max_abs(t: Tensor<4>) -> f32 {
+        t.abs().max().into_scalar::<f32>()
+    }
+
+    #[test]
+    fn stays_in_the_eps_ball_and_the_unit_box() {
+        let (_, ad, net, x, y) = setup();
+        let cfg = PgdConfig::new(0.1).with_steps(5);
+        let adv = pgd(
+            &|p| net.forward(p),
+            x.clone(),
+            y,
+            &cfg,
+            &PgdSpace::Pixel,
+            &ad,
+        );
+        assert!(max_abs(adv.clone() - x) <= 0.1 + 1e-6);
+        assert!(
+            adv.clone().min().into_scalar::<f32>() >= 0.0 && adv.max().into_scalar::<f32>() <= 1.0
+        );
+    }
+
+    #[test]
+    fn the_quirk_works_in_normalized_units() {
+        let (_, ad, net, x, y) = setup();
+        let cfg = PgdConfig::new(0.1).with_steps(5);
+        let space = PgdSpace::NormalizedQuirk {
+            mean: vec![MNIST_MEAN],
+            std: vec![MNIST_STD],
+        };
+        let adv = pgd(&|p| net.forward(p), x.clone(), y, &cfg, &space, &ad);
+        // In normalized units z = (x − m)/s the result is clipped to [0, 1]: pixels to [m, m + s].
+        let z = (adv.clone() - MNIST_MEAN) / MNIST_STD;
+        assert!(
+            z.clone().min().into_scalar::<f32>() >= -1e-5
+                && z.max().into_scalar::<f32>() <= 1.0 + 1e-5
+        );
+        // ε-ball in normalized units, measured against the (clipped) start in z space.
+        let z0 = ((x - MNIST_MEAN) / MNIST_STD).clamp(0.0, 1.0);
+        let zs = (adv - MNIST_MEAN) / MNIST_STD;
+        assert!(max_abs(zs - z0) <= 0.1 + 1e-5);
+    }
+}
