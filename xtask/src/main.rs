@@ -84,7 +84,17 @@ fn test() -> Result {
     nostd()?;
     // Benches are compile-checked by clippy above; running them (even once, as
     // `--all-targets` would) builds a 60,000-row library, so they stay out of the suite.
-    run("cargo", &["test", "--workspace", "--lib", "--bins", "--tests", "--examples"])?;
+    run(
+        "cargo",
+        &[
+            "test",
+            "--workspace",
+            "--lib",
+            "--bins",
+            "--tests",
+            "--examples",
+        ],
+    )?;
     run("cargo", &["test", "--workspace", "--doc"])
 }
 
