@@ -7,10 +7,12 @@
 //!
 //! The burn networks ([`nets`]: the paper-time MNIST LeNet) expose their hidden layers by
 //! name ([`taps`]); [`train`] trains the LeNet as the paper's code did and [`weights`]
-//! loads and saves weights. Natively they run on burn's CPU backend (flex).
+//! loads and saves weights; [`pgd`] attacks them; [`experiment`] runs the paper's
+//! experiments. Natively they run on burn's CPU backend (flex).
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod experiment;
 #[cfg(feature = "gemm")]
 pub mod kernel;
 pub mod method;

@@ -45,6 +45,62 @@ pub fn build_library<K: SimilarityKernel>(
     Ok((builder.finish(), stats))
 }
 
+/// Eq. 2 fed block by block: the links of one library, accumulated as training HAPs stream
+/// past (so activations never need to be held all at once).
+pub struct LinkBuilder<'a> {
+    library: &'a Library,
+    acc: HebbianAccumulator,
+    unit: Vec<f32>,
+    nonzero: Vec<bool>,
+    sims: Vec<f32>,
+}
+
+impl<'a> LinkBuilder<'a> {
+    /// Links from `library`'s nodes to `classes` answers.
+    pub fn new(library: &'a Library, classes: usize) -> Result<Self> {
+        Ok(LinkBuilder {
+            library,
+            acc: HebbianAccumulator::new(library.len(), classes)?,
+            unit: Vec::new(),
+            nonzero: Vec::new(),
+            sims: Vec::new(),
+        })
+    }
+
+    /// Adds training rows (row-major HAPs) with the network's answers on them.
+    pub fn add<K: SimilarityKernel>(
+        &mut self,
+        haps: &[f32],
+        answers: &[usize],
+        kernel: &K,
+    ) -> Result<()> {
+        let dim = self.library.dim();
+        let n = self.library.len();
+        let m = haps.len() / dim;
+        if answers.len() != m {
+            return Err(hapscope_core::Error::DimMismatch {
+                expected: m,
+                got: answers.len(),
+            });
+        }
+        self.unit.resize(m * dim, 0.0);
+        self.nonzero.resize(m, false);
+        self.sims.resize(m * n, 0.0);
+        normalize_rows(haps, dim, &mut self.unit, &mut self.nonzero);
+        self.library
+            .similarities(&self.unit, kernel, &mut self.sims)?;
+        for (row, &a) in self.sims.chunks_exact(n.max(1)).zip(answers) {
+            self.acc.add(&row[..n], a)?;
+        }
+        Ok(())
+    }
+
+    /// The links.
+    pub fn finish(self) -> Links {
+        self.acc.finish()
+    }
+}
+
 /// Eq. 2 over all training rows: the links from `library`'s nodes to the network's
 /// `answers` (one per row of `haps`).
 pub fn hebbian_links<K: SimilarityKernel>(
@@ -56,21 +112,12 @@ pub fn hebbian_links<K: SimilarityKernel>(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Links> {
     let dim = library.dim();
-    let n = library.len();
-    let mut acc = HebbianAccumulator::new(n, classes)?;
-    let mut unit = vec![0.0; STEP * dim];
-    let mut nonzero = vec![false; STEP];
-    let mut sims = vec![0.0; STEP * n];
+    let mut links = LinkBuilder::new(library, classes)?;
     for (chunk, ans) in haps.chunks(STEP * dim).zip(answers.chunks(STEP)) {
-        let m = chunk.len() / dim;
-        normalize_rows(chunk, dim, &mut unit[..m * dim], &mut nonzero[..m]);
-        library.similarities(&unit[..m * dim], kernel, &mut sims[..m * n])?;
-        for (row, &a) in sims[..m * n].chunks_exact(n.max(1)).zip(ans) {
-            acc.add(&row[..n], a)?;
-        }
-        progress(m);
+        links.add(chunk, ans, kernel)?;
+        progress(chunk.len() / dim);
     }
-    Ok(acc.finish())
+    Ok(links.finish())
 }
 
 /// Class scores `P` (Eq. 3) for every row of `haps`: `rows × classes`, row-major.

@@ -30,6 +30,28 @@ pub enum Command {
     Haps(HapsArgs),
     /// Run PGD on the first test images: clean and adversarial accuracy, success rate.
     Attack(AttackArgs),
+    /// Reproduce the paper's figures (JSON + Markdown + SVG in --out).
+    Reproduce(ReproduceArgs),
+}
+
+/// `hapscope reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// Which network (only mnist so far).
+    pub model: Model,
+    /// Output directory.
+    #[arg(long, value_name = "DIR", default_value = "reproduce-out")]
+    pub out: PathBuf,
+    /// A reduced grid for CI: 6,000 training and 1,000 test digits, θ 0.55–0.85, 50
+    /// attacked digits at ε 0.1 and 0.3 (quirk at 0.3).
+    #[arg(long)]
+    pub fast: bool,
+    /// Data directory (default: $HAPSCOPE_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Weights to load (default as for `eval`).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: Option<PathBuf>,
 }
 
 /// `hapscope attack`.

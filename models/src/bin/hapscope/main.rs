@@ -12,6 +12,7 @@ mod library_cmd;
 mod nets;
 mod plot;
 mod progress;
+mod reproduce_cmd;
 mod run;
 mod sweep;
 mod train_cmd;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval_cmd::eval(a),
         Command::Haps(a) => haps_cmd::haps(a),
         Command::Attack(a) => attack_cmd::attack(a),
+        Command::Reproduce(a) => reproduce_cmd::reproduce(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

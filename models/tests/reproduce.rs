@@ -1,0 +1,111 @@
+//! `hapscope reproduce mnist --fast`: the figures' invariants, on the real MNIST data and
+//! the committed network (skipped with a message when ../shared/data is absent).
+//!
+//! - library size grows with θ in every layer, and earlier layers are at least as large
+//!   at equal θ (Fig. 2A);
+//! - agreement stays within the bounds stated in REPORT.md: top-1 ≥ 0.75 and top-3 ≥ 0.93
+//!   on every layer and θ of the fast grid (the full run is higher);
+//! - PGD at ε = 0.3 fools the network on ≥ 90 % of the attacked digits, and CPL separates
+//!   those from clean digits (AUROC ≥ 0.75 for every set, Eq. 5);
+//! - every figure file is written.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn reproduce_mnist_fast_invariants() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    if !data.join("mnist").is_dir() {
+        eprintln!("skipped: {} is absent", data.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
+        .args([
+            "reproduce",
+            "mnist",
+            "--fast",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |n: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(n)).unwrap()).unwrap()
+    };
+
+    let fig2 = read("fig2.json");
+    let layers = fig2["layers"].as_array().unwrap();
+    assert_eq!(
+        layers
+            .iter()
+            .map(|l| l["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["CN1", "CN2", "FC1", "FC2"]
+    );
+    let sizes: Vec<Vec<u64>> = layers
+        .iter()
+        .map(|l| {
+            l["sizes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect()
+        })
+        .collect();
+    for (l, s) in sizes.iter().enumerate() {
+        assert!(
+            s.windows(2).all(|w| w[0] <= w[1]),
+            "layer {l}: sizes grow with θ: {s:?}"
+        );
+    }
+    for t in 0..sizes[0].len() {
+        assert!(
+            sizes.windows(2).all(|w| w[0][t] >= w[1][t]),
+            "earlier layers larger at θ index {t}: {sizes:?}"
+        );
+    }
+    for l in layers {
+        for (k, lo) in [("top1", 0.75), ("top3", 0.93)] {
+            for v in l[k].as_array().unwrap() {
+                let v = v.as_f64().unwrap();
+                assert!((lo..=1.0).contains(&v), "{} {k} = {v}", l["name"]);
+            }
+        }
+    }
+
+    let fig5 = read("fig5.json");
+    let strong = fig5["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["mode"] == "pixel" && (o["eps"].as_f64().unwrap() - 0.3).abs() < 1e-6)
+        .unwrap();
+    assert!(strong["success_rate"].as_f64().unwrap() >= 0.9, "{strong}");
+    for a in strong["auroc"]["eq5"].as_array().unwrap() {
+        assert!(a.as_f64().unwrap() >= 0.75, "{strong}");
+    }
+    for f in [
+        "fig2a.svg",
+        "fig2bc.svg",
+        "fig3.md",
+        "fig3-CN1-0.65.svg",
+        "fig5.md",
+        "fig5bc-pixel.svg",
+        "fig5bc-quirk.svg",
+        "fig5a-eq5.svg",
+        "timings.md",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+}
