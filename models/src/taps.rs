@@ -25,3 +25,16 @@ impl Taps {
 pub fn flat<const D: usize>(t: Tensor<D>) -> Tensor<2> {
     t.flatten(1, D - 1)
 }
+
+/// The network's answer (argmax of the logits) for each row, on the host.
+pub fn answers(logits: Tensor<2>) -> Vec<usize> {
+    logits
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("argmax yields integers")
+        .into_iter()
+        .map(|a| a as usize)
+        .collect()
+}

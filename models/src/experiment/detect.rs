@@ -12,6 +12,7 @@ use super::fit::{BATCH, Fit};
 use super::{NetFns, grid_index, to_host};
 use crate::data::images::LabelledImages;
 use crate::pgd::{PgdConfig, PgdSpace, pgd};
+use crate::taps::answers;
 
 /// The MNIST threshold sets of Table 1 (CN1, CN2, FC1, FC2).
 pub const MNIST_SETS: [[f32; 4]; 7] = [
@@ -106,28 +107,15 @@ pub fn detect<K: SimilarityKernel>(
     progress: &mut dyn FnMut(&str),
 ) -> hapscope_core::Result<Detection> {
     let idx: Vec<usize> = (0..rows.min(test.count)).collect();
-    let answers = |x: Tensor<4>| -> Vec<i64> {
-        (net.taps)(x)
-            .logits
-            .argmax(1)
-            .into_data()
-            .convert::<i64>()
-            .try_to_vec::<i64>()
-            .expect("integer answers")
-    };
+    let answers = |x: Tensor<4>| answers((net.taps)(x).logits);
     // Clean CPLs.
     let mut clean = vec![[Vec::new(), Vec::new()]; sets.len()];
     let mut clean_answers = Vec::new();
     let mut labels = Vec::new();
     for chunk in idx.chunks(BATCH) {
-        let (x, y) = test.batch(chunk, &net.device);
+        let (x, _) = test.batch(chunk, &net.device);
         clean_answers.extend(answers(x.clone()));
-        labels.extend(
-            y.into_data()
-                .convert::<i64>()
-                .try_to_vec::<i64>()
-                .expect("integer answers"),
-        );
+        labels.extend(chunk.iter().map(|&i| usize::from(test.labels[i])));
         for (s, c) in cpls(net, fit, sets, x, top_a, kernel)?
             .into_iter()
             .enumerate()

@@ -12,7 +12,7 @@ pub mod fit;
 
 use burn::prelude::*;
 
-use crate::taps::Taps;
+use crate::taps::{Taps, answers};
 
 /// A network as the experiments see it: taps on the plain device, logits on the autodiff
 /// device (for PGD).
@@ -37,16 +37,7 @@ pub struct HostTaps {
 
 /// Copies a forward pass's taps and answers to the host.
 pub fn to_host(taps: Taps) -> HostTaps {
-    let answers = taps
-        .logits
-        .argmax(1)
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .expect("integer answers")
-        .into_iter()
-        .map(|a| a as usize)
-        .collect();
+    let answers = answers(taps.logits);
     let layers = taps
         .layers
         .into_iter()

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use hapscope_models::data::npy::{NpyWriter, write_ints};
+use hapscope_models::taps;
 
 use crate::args::HapsArgs;
 use crate::nets::{dataset, load, taps};
@@ -47,14 +48,7 @@ pub fn haps(args: &HapsArgs) -> Result<()> {
         };
         w.write_rows(&values)
             .with_context(|| args.out.display().to_string())?;
-        let ans = taps
-            .logits
-            .argmax(1)
-            .into_data()
-            .convert::<i64>()
-            .try_to_vec::<i64>()
-            .map_err(|e| anyhow::anyhow!("reading answers: {e:?}"))?;
-        answers.extend(ans);
+        answers.extend(taps::answers(taps.logits).into_iter().map(|a| a as i64));
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
