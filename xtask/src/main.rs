@@ -50,11 +50,34 @@ fn run(program: &str, args: &[&str]) -> Result {
     }
 }
 
+/// Debian packages the suite reads data from (Fashion-MNIST for the out-of-training test).
+const APT_PACKAGES: &[(&str, &str)] =
+    &[("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist")];
+
 fn install() -> Result {
     let mut args = vec!["target", "add"];
     args.extend(NO_STD_TARGETS);
     run("rustup", &args)?;
-    run("rustup", &["component", "add", "rustfmt", "clippy"])
+    run("rustup", &["component", "add", "rustfmt", "clippy"])?;
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .filter(|(_, path)| !std::path::Path::new(path).exists())
+        .map(|(p, _)| *p)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if Command::new("apt-get").arg("--version").output().is_err() {
+        eprintln!(
+            "xtask: warning: no apt-get; install {} by hand (tests needing them skip)",
+            missing.join(" ")
+        );
+        return Ok(());
+    }
+    run("apt-get", &["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q"];
+    args.extend(&missing);
+    run("apt-get", &args)
 }
 
 fn nostd() -> Result {

@@ -21,7 +21,24 @@ const SOURCE: &str =
 
 /// Loads one split from `<data_dir>/mnist/` (gzipped or raw IDX files).
 pub fn load(data_dir: &Path, split: Split) -> Result<LabelledImages, DataError> {
-    let dir = data_dir.join("mnist");
+    load_dir(&data_dir.join("mnist"), split, SOURCE)
+}
+
+/// Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
+pub const FASHION_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Loads one split of Fashion-MNIST (same IDX layout as MNIST) from `dir`.
+pub fn load_fashion(dir: &Path, split: Split) -> Result<LabelledImages, DataError> {
+    load_dir(
+        dir,
+        split,
+        "Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist)",
+    )
+}
+
+/// Loads one split of an MNIST-layout IDX directory.
+fn load_dir(dir: &Path, split: Split, source: &str) -> Result<LabelledImages, DataError> {
+    let dir = dir.to_path_buf();
     let prefix = match split {
         Split::Train => "train",
         Split::Test => "t10k",
@@ -39,9 +56,9 @@ pub fn load(data_dir: &Path, split: Split) -> Result<LabelledImages, DataError> 
         ]
     };
     let [a, b] = names("images");
-    let images = read_images(&find(&dir, &[&a, &b], "MNIST images", SOURCE)?)?;
+    let images = read_images(&find(&dir, &[&a, &b], "MNIST-layout images", source)?)?;
     let [a, b] = names("labels");
-    let label_path = find(&dir, &[&a, &b], "MNIST labels", SOURCE)?;
+    let label_path = find(&dir, &[&a, &b], "MNIST-layout labels", source)?;
     let labels = read_labels(&label_path)?;
     if labels.len() != images.count || images.rows != 28 || images.cols != 28 {
         return Err(DataError::Format {

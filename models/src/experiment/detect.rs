@@ -196,3 +196,38 @@ pub fn detect<K: SimilarityKernel>(
         outcomes,
     })
 }
+
+/// Out-of-training inputs (Lee 2019, §4.2): AUROC of CPL separating the first `rows`
+/// in-distribution test images (positives) from the first `rows` out-of-distribution
+/// images, per threshold set, for [Eq. 5, top-20 softmax].
+#[allow(clippy::too_many_arguments)]
+pub fn out_of_distribution<K: SimilarityKernel>(
+    net: &NetFns<'_>,
+    fit: &Fit,
+    inside: &LabelledImages,
+    outside: &LabelledImages,
+    rows: usize,
+    sets: &[Vec<f32>],
+    top_a: usize,
+    kernel: &K,
+) -> hapscope_core::Result<Vec<[f64; 2]>> {
+    let collect = |images: &LabelledImages| -> hapscope_core::Result<Vec<[Vec<f64>; 2]>> {
+        let mut all = vec![[Vec::new(), Vec::new()]; sets.len()];
+        let idx: Vec<usize> = (0..rows.min(images.count)).collect();
+        for chunk in idx.chunks(BATCH) {
+            let (x, _) = images.batch(chunk, &net.device);
+            for (s, c) in cpls(net, fit, sets, x, top_a, kernel)?
+                .into_iter()
+                .enumerate()
+            {
+                all[s][0].extend(c[0].iter());
+                all[s][1].extend(c[1].iter());
+            }
+        }
+        Ok(all)
+    };
+    let (a, b) = (collect(inside)?, collect(outside)?);
+    (0..sets.len())
+        .map(|s| Ok([auroc(&a[s][0], &b[s][0])?, auroc(&a[s][1], &b[s][1])?]))
+        .collect()
+}

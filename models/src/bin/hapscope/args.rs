@@ -52,6 +52,9 @@ pub struct ReproduceArgs {
     /// Weights to load (default as for `eval`).
     #[arg(long, value_name = "W.safetensors")]
     pub weights: Option<PathBuf>,
+    /// Fashion-MNIST IDX directory for the out-of-training test (§4.2).
+    #[arg(long, value_name = "DIR", default_value = hapscope_models::data::mnist::FASHION_DIR)]
+    pub fashion: PathBuf,
 }
 
 /// `hapscope attack`.
