@@ -9,6 +9,7 @@
 //!   those from clean digits (AUROC ≥ 0.75 for every set, Eq. 5);
 //! - CPL separates MNIST test digits from Fashion-MNIST images (AUROC ≥ 0.75, Eq. 5, every
 //!   set) when Debian's dataset-fashion-mnist is installed (`cargo xtask test` installs it);
+//! - the sparse-sampling table covers K = 64, 256 and all units;
 //! - every figure file is written.
 
 use std::path::Path;

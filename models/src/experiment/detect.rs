@@ -64,7 +64,8 @@ fn cpls<K: SimilarityKernel>(
     top_a: usize,
     kernel: &K,
 ) -> hapscope_core::Result<Vec<[Vec<f64>; 2]>> {
-    let host = to_host((net.taps)(x));
+    let mut host = to_host((net.taps)(x));
+    host.keep_units(&fit.units);
     let m = host.answers.len();
     let classes = 10;
     let mut out = vec![[Vec::new(), Vec::new()]; sets.len()];

@@ -7,7 +7,7 @@ use hapscope_core::kernel::SimilarityKernel;
 use hapscope_core::library::{Library, LibraryBuilder};
 use hapscope_core::predict::{Predictor, top_k};
 
-use super::{HostTaps, NetFns, grid_index, to_host};
+use super::{HostTaps, NetFns, grid_index, sample_units, to_host};
 use crate::data::images::LabelledImages;
 use crate::method::{LinkBuilder, SCREEN_CANDIDATES, SCREEN_K, SCREEN_MIN_DIM};
 
@@ -58,13 +58,18 @@ pub struct Fit {
     pub test_rows: usize,
     /// Network test accuracy on those rows (true labels).
     pub test_accuracy: f64,
+    /// Per layer, the sampled hidden units (§4.3), or `None` for all of them.
+    pub units: Vec<Option<Vec<usize>>>,
 }
 
-/// Runs `f` on every batch of the first `rows` images, with their host taps and labels.
+/// Runs `f` on every batch of the first `rows` images, with their host taps (restricted
+/// to `units`, chosen on the first batch from `sample`) and labels.
 pub fn for_batches(
     net: &NetFns<'_>,
     images: &LabelledImages,
     rows: usize,
+    units: &mut Vec<Option<Vec<usize>>>,
+    sample: Option<usize>,
     forward_seconds: &mut f64,
     mut f: impl FnMut(&HostTaps, &[usize]),
 ) {
@@ -72,7 +77,18 @@ pub fn for_batches(
     for chunk in idx.chunks(BATCH) {
         let t = std::time::Instant::now();
         let (x, _) = images.batch(chunk, &net.device);
-        let host = to_host((net.taps)(x));
+        let mut host = to_host((net.taps)(x));
+        if units.is_empty() {
+            *units = host
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(l, (_, dim, _))| {
+                    sample.and_then(|k| sample_units(*dim, k, 0x5350 + l as u64))
+                })
+                .collect();
+        }
+        host.keep_units(units);
         *forward_seconds += t.elapsed().as_secs_f64();
         let labels: Vec<usize> = chunk
             .iter()
@@ -83,7 +99,8 @@ pub fn for_batches(
 }
 
 /// Builds, links and evaluates every layer × θ. `confusions` lists (layer, θ) pairs whose
-/// confusion index to compute. `progress(stage, rows)` reports each batch.
+/// confusion index to compute; `sample` keeps a seeded random `K` hidden units per layer
+/// (§4.3). `progress(stage, rows)` reports each batch.
 #[allow(clippy::too_many_arguments)]
 pub fn fit<K: SimilarityKernel + Copy>(
     net: &NetFns<'_>,
@@ -94,45 +111,55 @@ pub fn fit<K: SimilarityKernel + Copy>(
     grid: &[f32],
     confusions: &[(&'static str, f32)],
     top_a: usize,
+    sample: Option<usize>,
     kernel: K,
     progress: &mut dyn FnMut(&str, usize),
 ) -> hapscope_core::Result<Fit> {
     let classes = 10;
     let mut fwd = 0.0;
+    let mut units = Vec::new();
     // Pass 1: build every library.
     let mut builders: Vec<(&'static str, usize, Vec<LibraryBuilder<K>>)> = Vec::new();
     let mut build_s: Vec<f64> = Vec::new();
     let mut err = None;
-    for_batches(net, train, train_rows, &mut fwd, |host, _| {
-        if builders.is_empty() {
-            for (name, dim, _) in &host.layers {
-                let bs = grid
-                    .iter()
-                    .map(|&t| {
-                        let b = LibraryBuilder::new(*dim, t, kernel).expect("valid θ grid");
-                        if *dim >= SCREEN_MIN_DIM {
-                            b.with_screen(SCREEN_K, SCREEN_CANDIDATES, 0x4841_5053)
-                                .expect("screen")
-                        } else {
-                            b
-                        }
-                    })
-                    .collect();
-                builders.push((name, *dim, bs));
-                build_s.push(0.0);
-            }
-        }
-        for (l, (_, _, haps)) in host.layers.iter().enumerate() {
-            let t = std::time::Instant::now();
-            for b in &mut builders[l].2 {
-                if let Err(e) = b.push(haps) {
-                    err.get_or_insert(e);
+    for_batches(
+        net,
+        train,
+        train_rows,
+        &mut units,
+        sample,
+        &mut fwd,
+        |host, _| {
+            if builders.is_empty() {
+                for (name, dim, _) in &host.layers {
+                    let bs = grid
+                        .iter()
+                        .map(|&t| {
+                            let b = LibraryBuilder::new(*dim, t, kernel).expect("valid θ grid");
+                            if *dim >= SCREEN_MIN_DIM {
+                                b.with_screen(SCREEN_K, SCREEN_CANDIDATES, 0x4841_5053)
+                                    .expect("screen")
+                            } else {
+                                b
+                            }
+                        })
+                        .collect();
+                    builders.push((name, *dim, bs));
+                    build_s.push(0.0);
                 }
             }
-            build_s[l] += t.elapsed().as_secs_f64();
-        }
-        progress("build", host.answers.len());
-    });
+            for (l, (_, _, haps)) in host.layers.iter().enumerate() {
+                let t = std::time::Instant::now();
+                for b in &mut builders[l].2 {
+                    if let Err(e) = b.push(haps) {
+                        err.get_or_insert(e);
+                    }
+                }
+                build_s[l] += t.elapsed().as_secs_f64();
+            }
+            progress("build", host.answers.len());
+        },
+    );
     if let Some(e) = err {
         return Err(e);
     }
@@ -152,18 +179,26 @@ pub fn fit<K: SimilarityKernel + Copy>(
         .collect::<Result<_, _>>()?;
     let mut link_s = vec![0.0; libraries.len()];
     let mut err = None;
-    for_batches(net, train, train_rows, &mut fwd, |host, _| {
-        for (l, (_, _, haps)) in host.layers.iter().enumerate() {
-            let t = std::time::Instant::now();
-            for lb in &mut link_builders[l] {
-                if let Err(e) = lb.add(haps, &host.answers, &kernel) {
-                    err.get_or_insert(e);
+    for_batches(
+        net,
+        train,
+        train_rows,
+        &mut units,
+        sample,
+        &mut fwd,
+        |host, _| {
+            for (l, (_, _, haps)) in host.layers.iter().enumerate() {
+                let t = std::time::Instant::now();
+                for lb in &mut link_builders[l] {
+                    if let Err(e) = lb.add(haps, &host.answers, &kernel) {
+                        err.get_or_insert(e);
+                    }
                 }
+                link_s[l] += t.elapsed().as_secs_f64();
             }
-            link_s[l] += t.elapsed().as_secs_f64();
-        }
-        progress("links", host.answers.len());
-    });
+            progress("links", host.answers.len());
+        },
+    );
     if let Some(e) = err {
         return Err(e);
     }
@@ -198,39 +233,47 @@ pub fn fit<K: SimilarityKernel + Copy>(
     let mut pred_s = vec![0.0; libraries.len()];
     let (mut correct, mut seen) = (0usize, 0usize);
     let mut err = None;
-    for_batches(net, test, test_rows, &mut fwd, |host, labels| {
-        correct += host
-            .answers
-            .iter()
-            .zip(labels)
-            .filter(|(a, b)| a == b)
-            .count();
-        seen += labels.len();
-        for (l, (_, dim, haps)) in host.layers.iter().enumerate() {
-            let t0 = std::time::Instant::now();
-            let m = haps.len() / dim;
-            for (t, p) in predictors[l].iter().enumerate() {
-                let mut scores = vec![0.0; m * classes];
-                let mut nz = vec![false; m];
-                if let Err(e) = p.scores(haps, &kernel, &mut scores, &mut nz) {
-                    err.get_or_insert(e);
-                    continue;
-                }
-                for (i, row) in scores.chunks_exact(classes).enumerate() {
-                    let top = top_k(row, 3);
-                    hits[l][t].0 += usize::from(top[0] == host.answers[i]);
-                    hits[l][t].1 += usize::from(top.contains(&host.answers[i]));
-                    for (cl, ct, acc) in &mut conf {
-                        if *cl == l && *ct == t {
-                            let _ = acc.add(labels[i], row);
+    for_batches(
+        net,
+        test,
+        test_rows,
+        &mut units,
+        sample,
+        &mut fwd,
+        |host, labels| {
+            correct += host
+                .answers
+                .iter()
+                .zip(labels)
+                .filter(|(a, b)| a == b)
+                .count();
+            seen += labels.len();
+            for (l, (_, dim, haps)) in host.layers.iter().enumerate() {
+                let t0 = std::time::Instant::now();
+                let m = haps.len() / dim;
+                for (t, p) in predictors[l].iter().enumerate() {
+                    let mut scores = vec![0.0; m * classes];
+                    let mut nz = vec![false; m];
+                    if let Err(e) = p.scores(haps, &kernel, &mut scores, &mut nz) {
+                        err.get_or_insert(e);
+                        continue;
+                    }
+                    for (i, row) in scores.chunks_exact(classes).enumerate() {
+                        let top = top_k(row, 3);
+                        hits[l][t].0 += usize::from(top[0] == host.answers[i]);
+                        hits[l][t].1 += usize::from(top.contains(&host.answers[i]));
+                        for (cl, ct, acc) in &mut conf {
+                            if *cl == l && *ct == t {
+                                let _ = acc.add(labels[i], row);
+                            }
                         }
                     }
                 }
+                pred_s[l] += t0.elapsed().as_secs_f64();
             }
-            pred_s[l] += t0.elapsed().as_secs_f64();
-        }
-        progress("predict", labels.len());
-    });
+            progress("predict", labels.len());
+        },
+    );
     if let Some(e) = err {
         return Err(e);
     }
@@ -266,5 +309,6 @@ pub fn fit<K: SimilarityKernel + Copy>(
         train_rows: train_rows.min(train.count),
         test_rows: seen,
         test_accuracy: correct as f64 / n,
+        units,
     })
 }

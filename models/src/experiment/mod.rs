@@ -35,6 +35,34 @@ pub struct HostTaps {
     pub answers: Vec<usize>,
 }
 
+impl HostTaps {
+    /// Keeps, per layer, only the hidden units listed (`None` keeps all) — the sparse
+    /// sampling of §4.3.
+    pub fn keep_units(&mut self, units: &[Option<Vec<usize>>]) {
+        for ((_, dim, values), keep) in self.layers.iter_mut().zip(units) {
+            if let Some(keep) = keep {
+                *values = values
+                    .chunks_exact(*dim)
+                    .flat_map(|row| keep.iter().map(move |&u| row[u]))
+                    .collect();
+                *dim = keep.len();
+            }
+        }
+    }
+}
+
+/// A seeded choice of `k` of `dim` hidden units (sorted), or `None` when `k ≥ dim`.
+pub fn sample_units(dim: usize, k: usize, seed: u64) -> Option<Vec<usize>> {
+    (k < dim).then(|| {
+        let mut u: Vec<usize> = crate::train::shuffled(dim, seed)
+            .into_iter()
+            .take(k)
+            .collect();
+        u.sort_unstable();
+        u
+    })
+}
+
 /// Copies a forward pass's taps and answers to the host.
 pub fn to_host(taps: Taps) -> HostTaps {
     let answers = answers(taps.logits);

@@ -35,6 +35,7 @@ struct Plan {
     eps: Vec<f32>,
     quirk_eps: Vec<f32>,
     ood_rows: usize,
+    sparse_k: Vec<usize>,
 }
 
 fn plan(fast: bool) -> Plan {
@@ -53,6 +54,7 @@ fn plan(fast: bool) -> Plan {
             eps: vec![0.1, 0.3],
             quirk_eps: vec![0.3],
             ood_rows: 200,
+            sparse_k: vec![64, 256],
         }
     } else {
         Plan {
@@ -63,6 +65,7 @@ fn plan(fast: bool) -> Plan {
             eps: vec![0.05, 0.1, 0.2, 0.3],
             quirk_eps: vec![0.05, 0.1, 0.2, 0.3],
             ood_rows: 2000,
+            sparse_k: vec![64, 256, 1024],
         }
     }
 }
@@ -122,6 +125,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         &p.grid,
         &confusions,
         3,
+        None,
         kernel,
         &mut |stage, n| {
             bar.set_message(stage.to_string());
@@ -168,11 +172,16 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         )?,
     }
     let ood_s = t_ood.elapsed().as_secs_f64();
+    let t_sparse = Instant::now();
+    sparse(
+        &args.out, &fns, &train, &test, &p, &f, &d, &sets[0], &kernel,
+    )?;
+    let sparse_s = t_sparse.elapsed().as_secs_f64();
     timings(
         &args.out,
         &f,
         &d,
-        [fit_s, det_s, ood_s],
+        [fit_s, det_s, ood_s, sparse_s],
         t_all.elapsed().as_secs_f64(),
     )?;
     println!(
@@ -424,7 +433,7 @@ fn timings(
     dir: &Path,
     f: &Fit,
     d: &Detection,
-    [fit_s, det_s, ood_s]: [f64; 3],
+    [fit_s, det_s, ood_s, sparse_s]: [f64; 4],
     total: f64,
 ) -> Result<()> {
     let mut md = String::from(
@@ -451,7 +460,7 @@ fn timings(
     let attack: f64 = d.outcomes.iter().map(|o| o.attack_seconds).sum();
     let _ = writeln!(
         md,
-        "| fit total | {fit_s:.1} |\n| PGD attacks | {attack:.1} |\n| detection total (attacks + CPL) | {det_s:.1} |\n| out-of-training CPL | {ood_s:.1} |\n| **total** | **{total:.1}** |"
+        "| fit total | {fit_s:.1} |\n| PGD attacks | {attack:.1} |\n| detection total (attacks + CPL) | {det_s:.1} |\n| out-of-training CPL | {ood_s:.1} |\n| sparse sampling (refits + attacks) | {sparse_s:.1} |\n| **total** | **{total:.1}** |"
     );
     write(dir, "timings.md", &md)
 }
@@ -470,4 +479,152 @@ fn out_of_training(dir: &Path, a: &[[f64; 2]], rows: usize) -> Result<()> {
         "ood.json",
         &(serde_json::to_string_pretty(&doc)? + "\n"),
     )
+}
+
+/// One K: its label, per layer (size, top-1), and AUROC [Eq. 5, top-20 softmax].
+type SparseRow = (String, Vec<(usize, f64)>, [f64; 2]);
+
+/// §4.3's "future direction": libraries on a seeded random subset of K hidden units per
+/// layer — size and top-1 agreement at set 1's θ, and CPL's AUROC against the strongest
+/// pixel attack — so the page can pick K with measured fidelity.
+#[allow(clippy::too_many_arguments)]
+fn sparse(
+    dir: &Path,
+    fns: &NetFns<'_>,
+    train: &hapscope_models::data::images::LabelledImages,
+    test: &hapscope_models::data::images::LabelledImages,
+    p: &Plan,
+    full: &Fit,
+    full_detection: &Detection,
+    set1: &[f32],
+    kernel: &GemmKernel,
+) -> Result<()> {
+    let mut grid: Vec<f32> = set1.to_vec();
+    grid.sort_by(f32::total_cmp);
+    grid.dedup();
+    let eps = *p.eps.last().unwrap_or(&0.3);
+    let sets = vec![set1.to_vec()];
+    // One row per K: (K, per layer (size, top-1), AUROC [eq5, softmax]).
+    let mut rows: Vec<SparseRow> = Vec::new();
+    for &k in &p.sparse_k {
+        let f = fit(
+            fns,
+            train,
+            test,
+            p.train_rows,
+            p.test_rows,
+            &grid,
+            &[],
+            3,
+            Some(k),
+            *kernel,
+            &mut |_, _| {},
+        )?;
+        let d = detect(
+            fns,
+            &f,
+            test,
+            p.attack_rows,
+            &sets,
+            &[eps],
+            None,
+            3,
+            kernel,
+            &mut |_| {},
+        )?;
+        let per_layer = f.layers.iter().enumerate().map(|(l, lf)| {
+            let t = hapscope_models::experiment::grid_index(&grid, set1[l]).unwrap_or(0);
+            (lf.libraries[t].len(), lf.top1[t])
+        });
+        rows.push((k.to_string(), per_layer.collect(), d.outcomes[0].auroc[0]));
+    }
+    let strong = full_detection.outcomes.iter().rfind(|o| o.mode == "pixel");
+    let all_layers = full.layers.iter().enumerate().map(|(l, lf)| {
+        let t = hapscope_models::experiment::grid_index(&full.grid, set1[l]).unwrap_or(0);
+        (lf.libraries[t].len(), lf.top1[t])
+    });
+    rows.push((
+        "all".into(),
+        all_layers.collect(),
+        strong.map_or([f64::NAN; 2], |o| o.auroc[0]),
+    ));
+    let names: Vec<&str> = full.layers.iter().map(|l| l.name).collect();
+    let mut md = format!(
+        "# Sparse sampling (§4.3): libraries on K random hidden units per layer\n\nSet 1 θ ({set1:?}); AUROC of CPL vs PGD ε = {eps} on {} test digits.\n\n| K |{} AUROC Eq. 5 | AUROC top-20 softmax |\n|---:|{}---:|---:|\n",
+        p.attack_rows,
+        names
+            .iter()
+            .map(|n| format!(" {n} size | {n} top-1 |"))
+            .collect::<String>(),
+        "---:|---:|".repeat(names.len())
+    );
+    for (k, layers, a) in &rows {
+        let cells: String = layers
+            .iter()
+            .map(|(size, top1)| format!(" {size} | {top1:.4} |"))
+            .collect();
+        let _ = writeln!(md, "| {k} |{cells} {:.3} | {:.3} |", a[0], a[1]);
+    }
+    write(dir, "sparse.md", &md)?;
+    let doc: Vec<Value> = rows
+        .iter()
+        .map(|(k, layers, a)| json!({"k": k, "layers": names.iter().zip(layers).map(|(n, (s, t))| json!({"name": n, "size": s, "top1": t})).collect::<Vec<_>>(), "auroc_eq5": a[0], "auroc_top20_softmax": a[1]}))
+        .collect();
+    write(
+        dir,
+        "sparse.json",
+        &(serde_json::to_string_pretty(&json!({"set": set1, "eps": eps, "rows": doc}))? + "\n"),
+    )?;
+    let x_of = |k: &str| {
+        if k == "all" {
+            4096.0
+        } else {
+            k.parse::<f64>().unwrap_or(0.0)
+        }
+    };
+    stacked(&dir.join("sparse.svg"), 2, |i, a| {
+        if i == 0 {
+            let series: Vec<Series> = names
+                .iter()
+                .enumerate()
+                .map(|(l, n)| Series {
+                    name: n.to_string(),
+                    points: rows
+                        .iter()
+                        .map(|(k, ls, _)| (x_of(k).log2(), ls[l].1))
+                        .collect(),
+                })
+                .collect();
+            line_panel(
+                a,
+                "top-1 agreement vs log2 K (12 = all units)",
+                "log2 K",
+                "top-1",
+                &series,
+                false,
+                Some((0.0, 1.02)),
+            )
+        } else {
+            let series: Vec<Series> = ["Eq. 5", "top-20 softmax"]
+                .iter()
+                .enumerate()
+                .map(|(v, n)| Series {
+                    name: n.to_string(),
+                    points: rows
+                        .iter()
+                        .map(|(k, _, au)| (x_of(k).log2(), au[v]))
+                        .collect(),
+                })
+                .collect();
+            line_panel(
+                a,
+                "AUROC of CPL vs log2 K",
+                "log2 K",
+                "AUROC",
+                &series,
+                false,
+                Some((0.0, 1.02)),
+            )
+        }
+    })
 }
