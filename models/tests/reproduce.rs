@@ -98,17 +98,90 @@ fn reproduce_mnist_fast_invariants() {
     for a in strong["auroc"]["eq5"].as_array().unwrap() {
         assert!(a.as_f64().unwrap() >= 0.75, "{strong}");
     }
+    if Path::new(hapscope_models::data::mnist::FASHION_DIR).is_dir() {
+        let ood = read("ood.json");
+        for a in ood["auroc"]["eq5"].as_array().unwrap() {
+            assert!(a.as_f64().unwrap() >= 0.75, "MNIST vs Fashion-MNIST: {ood}");
+        }
+    } else {
+        eprintln!(
+            "out-of-training check skipped: {} is absent",
+            hapscope_models::data::mnist::FASHION_DIR
+        );
+    }
+    let sparse = read("sparse.json");
+    let ks: Vec<&str> = sparse["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["k"].as_str().unwrap())
+        .collect();
+    assert_eq!(ks, ["64", "256", "all"]);
     for f in [
-        "fig2a.svg",
-        "fig2bc.svg",
+        "fig2-a.svg",
+        "fig2-bc.svg",
         "fig3.md",
         "fig3-CN1-0.65.svg",
         "fig5.md",
-        "fig5bc-pixel.svg",
-        "fig5bc-quirk.svg",
-        "fig5a-eq5.svg",
+        "fig5-bc-pixel.svg",
+        "fig5-bc-quirk.svg",
+        "fig5-a-eq5.svg",
+        "sparse.md",
+        "sparse.svg",
         "timings.md",
     ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
+}
+
+/// ResNet44's reduced run: every layer's library grows with θ, the network keeps its
+/// 933/1000, and the attack fools it (skipped without ../shared's CIFAR-10 and weights).
+#[test]
+fn reproduce_resnet_fast_runs() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    if !shared.join("data/cifar10").is_dir()
+        || !shared.join("models/resnet44-cifar10.safetensors").is_file()
+    {
+        eprintln!(
+            "skipped: CIFAR-10 or ResNet44 weights absent under {}",
+            shared.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
+        .args([
+            "reproduce",
+            "resnet",
+            "--fast",
+            "--data",
+            shared.join("data").to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fig4: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("fig4.json")).unwrap())
+            .unwrap();
+    assert!((fig4["network_test_accuracy"].as_f64().unwrap() - 0.933).abs() < 1e-9);
+    for l in fig4["layers"].as_array().unwrap() {
+        let s: Vec<u64> = l["sizes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert!(s.windows(2).all(|w| w[0] <= w[1]), "{}: {s:?}", l["name"]);
+    }
+    let fig5: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("fig5-resnet.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(fig5["outcomes"][0]["success_rate"].as_f64().unwrap() >= 0.9);
 }

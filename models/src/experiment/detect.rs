@@ -25,6 +25,47 @@ pub const MNIST_SETS: [[f32; 4]; 7] = [
     [0.6, 0.7, 0.85, 0.85],
 ];
 
+/// Threshold sets (Table 1): which layers they cover (indices into the taps) and, per
+/// set, one θ per covered layer.
+#[derive(Debug, Clone)]
+pub struct ThresholdSets {
+    /// Tap indices the sets cover (MNIST: all four; ResNet: CL1, CL2, CL3, FC).
+    pub layers: Vec<usize>,
+    /// One θ per covered layer, per set.
+    pub sets: Vec<Vec<f32>>,
+}
+
+impl ThresholdSets {
+    /// Number of sets.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether there are no sets.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// Only set `i`.
+    pub fn only(&self, i: usize) -> Self {
+        ThresholdSets {
+            layers: self.layers.clone(),
+            sets: vec![self.sets[i].clone()],
+        }
+    }
+}
+
+/// The ResNet44 threshold sets of Table 1 (CL1, CL2, CL3, FC).
+pub const RESNET_SETS: [[f32; 4]; 7] = [
+    [0.72, 0.58, 0.62, 0.94],
+    [0.72, 0.56, 0.58, 0.88],
+    [0.74, 0.58, 0.6, 0.9],
+    [0.76, 0.6, 0.62, 0.92],
+    [0.78, 0.62, 0.64, 0.94],
+    [0.72, 0.6, 0.62, 0.92],
+    [0.72, 0.62, 0.64, 0.94],
+];
+
 /// One attack setting's outcome.
 pub struct AttackOutcome {
     /// `"pixel"` (correct) or `"quirk"` (the paper code's normalized-input attack).
@@ -59,7 +100,7 @@ pub struct Detection {
 fn cpls<K: SimilarityKernel>(
     net: &NetFns<'_>,
     fit: &Fit,
-    sets: &[Vec<f32>],
+    sets: &ThresholdSets,
     x: Tensor<4>,
     top_a: usize,
     kernel: &K,
@@ -69,11 +110,12 @@ fn cpls<K: SimilarityKernel>(
     let m = host.answers.len();
     let classes = 10;
     let mut out = vec![[Vec::new(), Vec::new()]; sets.len()];
-    for (s, set) in sets.iter().enumerate() {
+    for (s, set) in sets.sets.iter().enumerate() {
         for (v, variant) in CplVariant::ALL.iter().enumerate() {
             let mut per_layer = Vec::new();
-            for (l, (layer, (_, dim, haps))) in fit.layers.iter().zip(&host.layers).enumerate() {
-                let t = grid_index(&fit.grid, set[l]).expect("set θ in the grid");
+            for (&l, &theta) in sets.layers.iter().zip(set) {
+                let (layer, (_, dim, haps)) = (&fit.layers[l], &host.layers[l]);
+                let t = grid_index(&layer.grid, theta).expect("set θ in the layer's grid");
                 let p = Predictor::new(&layer.libraries[t], &layer.links[t], variant.top_a(top_a))?;
                 let mut scores = vec![0.0; m * classes];
                 let mut nz = vec![false; haps.len() / dim];
@@ -100,7 +142,7 @@ pub fn detect<K: SimilarityKernel>(
     fit: &Fit,
     test: &LabelledImages,
     rows: usize,
-    sets: &[Vec<f32>],
+    sets: &ThresholdSets,
     eps: &[f32],
     quirk: Option<(&[f32], PgdSpace)>,
     top_a: usize,
@@ -208,7 +250,7 @@ pub fn out_of_distribution<K: SimilarityKernel>(
     inside: &LabelledImages,
     outside: &LabelledImages,
     rows: usize,
-    sets: &[Vec<f32>],
+    sets: &ThresholdSets,
     top_a: usize,
     kernel: &K,
 ) -> hapscope_core::Result<Vec<[f64; 2]>> {

@@ -14,10 +14,12 @@ use crate::method::{LinkBuilder, SCREEN_CANDIDATES, SCREEN_K, SCREEN_MIN_DIM};
 /// Images per forward pass.
 pub const BATCH: usize = 500;
 
-/// One layer's libraries over the θ grid, with links and test agreement.
+/// One layer's libraries over its θ grid, with links and test agreement.
 pub struct LayerFit {
     /// Tap name.
     pub name: &'static str,
+    /// This layer's θ grid.
+    pub grid: Vec<f32>,
     /// HAP length.
     pub dim: usize,
     /// Library per θ of the grid.
@@ -44,8 +46,6 @@ pub struct Confusion {
 
 /// Everything the fit produced.
 pub struct Fit {
-    /// θ grid (shared by all layers).
-    pub grid: Vec<f32>,
     /// Per layer.
     pub layers: Vec<LayerFit>,
     /// Requested confusion matrices.
@@ -108,7 +108,7 @@ pub fn fit<K: SimilarityKernel + Copy>(
     test: &LabelledImages,
     train_rows: usize,
     test_rows: usize,
-    grid: &[f32],
+    grids: &[Vec<f32>],
     confusions: &[(&'static str, f32)],
     top_a: usize,
     sample: Option<usize>,
@@ -132,7 +132,7 @@ pub fn fit<K: SimilarityKernel + Copy>(
         |host, _| {
             if builders.is_empty() {
                 for (name, dim, _) in &host.layers {
-                    let bs = grid
+                    let bs = grids[builders.len()]
                         .iter()
                         .map(|&t| {
                             let b = LibraryBuilder::new(*dim, t, kernel).expect("valid θ grid");
@@ -218,11 +218,11 @@ pub fn fit<K: SimilarityKernel + Copy>(
                 .collect::<Result<_, _>>()
         })
         .collect::<Result<_, _>>()?;
-    let mut hits = vec![vec![(0usize, 0usize); grid.len()]; libraries.len()];
+    let mut hits: Vec<Vec<(usize, usize)>> = grids.iter().map(|g| vec![(0, 0); g.len()]).collect();
     let mut conf: Vec<(usize, usize, ConfusionAccumulator)> = Vec::new();
     for &(layer, theta) in confusions {
         let l = libraries.iter().position(|(n, _, _)| *n == layer);
-        if let (Some(l), Some(t)) = (l, grid_index(grid, theta)) {
+        if let Some((l, t)) = l.and_then(|l| Some((l, grid_index(&grids[l], theta)?))) {
             conf.push((
                 l,
                 t,
@@ -283,7 +283,7 @@ pub fn fit<K: SimilarityKernel + Copy>(
         .into_iter()
         .map(|(l, t, acc)| Confusion {
             layer: names[l],
-            theta: grid[t],
+            theta: grids[l][t],
             matrix: acc.finish(),
         })
         .collect();
@@ -293,6 +293,7 @@ pub fn fit<K: SimilarityKernel + Copy>(
         .enumerate()
         .map(|(l, ((name, dim, libraries), links))| LayerFit {
             name,
+            grid: grids[l].clone(),
             dim,
             libraries,
             links,
@@ -302,7 +303,6 @@ pub fn fit<K: SimilarityKernel + Copy>(
         })
         .collect();
     Ok(Fit {
-        grid: grid.to_vec(),
         layers,
         confusions,
         forward_seconds: fwd,

@@ -9,15 +9,18 @@ use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::prelude::*;
 use hapscope_models::data::mnist::{self, Split};
 use hapscope_models::experiment::NetFns;
-use hapscope_models::experiment::detect::{Detection, MNIST_SETS, detect, out_of_distribution};
-use hapscope_models::experiment::fit::{Fit, fit};
+use hapscope_models::experiment::detect::{
+    Detection, MNIST_SETS, RESNET_SETS, ThresholdSets, detect, out_of_distribution,
+};
+use hapscope_models::experiment::fit::{Fit, LayerFit, fit};
 use hapscope_models::kernel::GemmKernel;
 use hapscope_models::nets::lenet::{MNIST_MEAN, MNIST_STD};
+use hapscope_models::nets::resnet44::{IMAGENET_MEAN, IMAGENET_STD};
 use hapscope_models::pgd::PgdSpace;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -28,44 +31,121 @@ use crate::plot::{Series, heatmap_svg, histogram_svg, line_panel, stacked};
 
 /// What a run covers.
 struct Plan {
+    /// Figure numbers in the paper (MNIST: 2, 3, 5; ResNet: 4, –, the ResNet half of 5).
+    figs: [&'static str; 3],
     train_rows: usize,
     test_rows: usize,
-    grid: Vec<f32>,
+    /// θ grid per tap.
+    grids: Vec<Vec<f32>>,
+    sets: ThresholdSets,
+    /// Eq. 3's `a`: 3 for MNIST, 8 for ResNet.
+    top_a: usize,
     attack_rows: usize,
     eps: Vec<f32>,
     quirk_eps: Vec<f32>,
-    ood_rows: usize,
+    quirk: PgdSpace,
+    confusions: Vec<(&'static str, f32)>,
+    /// MNIST only: the out-of-training test and the sparse-sampling study.
+    ood_rows: Option<usize>,
     sparse_k: Vec<usize>,
 }
 
-fn plan(fast: bool) -> Plan {
-    let grid = |lo: f32, hi: f32| {
-        (0..)
-            .map(|i| ((lo + 0.05 * i as f32) * 100.0).round() / 100.0)
-            .take_while(|&t| t <= hi + 1e-4)
-            .collect()
-    };
-    if fast {
-        Plan {
-            train_rows: 6000,
-            test_rows: 1000,
-            grid: grid(0.55, 0.85),
-            attack_rows: 50,
-            eps: vec![0.1, 0.3],
-            quirk_eps: vec![0.3],
-            ood_rows: 200,
-            sparse_k: vec![64, 256],
+/// θ from `lo` to `hi` (inclusive) in steps of `step`, rounded to 0.01.
+fn range(lo: f32, hi: f32, step: f32) -> Vec<f32> {
+    (0..)
+        .map(|i| ((lo + step * i as f32) * 100.0).round() / 100.0)
+        .take_while(|&t| t <= hi + 1e-4)
+        .collect()
+}
+
+fn plan(model: Model, fast: bool) -> Plan {
+    match model {
+        Model::Mnist => {
+            let grid = if fast {
+                range(0.55, 0.85, 0.05)
+            } else {
+                range(0.4, 0.9, 0.05)
+            };
+            let eps = if fast {
+                vec![0.1, 0.3]
+            } else {
+                vec![0.05, 0.1, 0.2, 0.3]
+            };
+            Plan {
+                figs: ["2", "3", "5"],
+                train_rows: if fast { 6000 } else { 60_000 },
+                test_rows: if fast { 1000 } else { 10_000 },
+                grids: vec![grid; 4],
+                sets: ThresholdSets {
+                    layers: vec![0, 1, 2, 3],
+                    sets: MNIST_SETS.iter().map(|s| s.to_vec()).collect(),
+                },
+                top_a: 3,
+                attack_rows: if fast { 50 } else { 200 },
+                quirk_eps: if fast { vec![0.3] } else { eps.clone() },
+                eps,
+                quirk: PgdSpace::NormalizedQuirk {
+                    mean: vec![MNIST_MEAN],
+                    std: vec![MNIST_STD],
+                },
+                confusions: ["CN1", "CN2", "FC1"]
+                    .iter()
+                    .flat_map(|&l| [0.65f32, 0.75].map(|t| (l, t)))
+                    .collect(),
+                ood_rows: Some(if fast { 200 } else { 2000 }),
+                sparse_k: if fast {
+                    vec![64, 256]
+                } else {
+                    vec![64, 256, 1024]
+                },
+            }
         }
-    } else {
-        Plan {
-            train_rows: 60_000,
-            test_rows: 10_000,
-            grid: grid(0.4, 0.9),
-            attack_rows: 200,
-            eps: vec![0.05, 0.1, 0.2, 0.3],
-            quirk_eps: vec![0.05, 0.1, 0.2, 0.3],
-            ood_rows: 2000,
-            sparse_k: vec![64, 256, 1024],
+        Model::Resnet => {
+            // Per-layer θ levels of the paper (DESIGN.md), step 0.02; fast keeps the set values.
+            let levels = [
+                (0.18, 0.34),
+                (0.64, 0.78),
+                (0.48, 0.62),
+                (0.50, 0.64),
+                (0.80, 0.94),
+            ];
+            let mut grids: Vec<Vec<f32>> =
+                levels.iter().map(|&(lo, hi)| range(lo, hi, 0.02)).collect();
+            if fast {
+                grids[0] = vec![0.26];
+                for (l, g) in grids.iter_mut().enumerate().skip(1) {
+                    let mut v: Vec<f32> = RESNET_SETS.iter().map(|s| s[l - 1]).collect();
+                    v.sort_by(f32::total_cmp);
+                    v.dedup();
+                    *g = v;
+                }
+            }
+            let eps: Vec<f32> = if fast {
+                vec![8.0 / 255.0]
+            } else {
+                [2.0, 4.0, 8.0, 16.0].iter().map(|e| e / 255.0).collect()
+            };
+            Plan {
+                figs: ["4", "", "5-resnet"],
+                train_rows: 4000,
+                test_rows: 1000,
+                grids,
+                sets: ThresholdSets {
+                    layers: vec![1, 2, 3, 4],
+                    sets: RESNET_SETS.iter().map(|s| s.to_vec()).collect(),
+                },
+                top_a: 8,
+                attack_rows: if fast { 20 } else { 200 },
+                quirk_eps: if fast { vec![] } else { eps.clone() },
+                eps,
+                quirk: PgdSpace::NormalizedQuirk {
+                    mean: IMAGENET_MEAN.to_vec(),
+                    std: IMAGENET_STD.to_vec(),
+                },
+                confusions: Vec::new(),
+                ood_rows: None,
+                sparse_k: Vec::new(),
+            }
         }
     }
 }
@@ -75,23 +155,16 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
 }
 
 pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
-    if args.model != Model::Mnist {
-        bail!(
-            "reproduce resnet is not implemented yet; `hapscope eval resnet` and `hapscope attack resnet` work"
-        );
-    }
-    let p = plan(args.fast);
+    let p = plan(args.model, args.fast);
     fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     let t_all = Instant::now();
     let device = Device::flex();
     let ad = device.clone().autodiff();
-    let Net::LeNet(net) = load(args.model, args.weights.as_deref(), &device)? else {
-        unreachable!()
+    let net = load(args.model, args.weights.as_deref(), &device)?;
+    let frozen = match load(args.model, args.weights.as_deref(), &ad)? {
+        Net::LeNet(n) => Net::LeNet(n.freeze()),
+        Net::ResNet(n) => Net::ResNet(n.freeze()),
     };
-    let Net::LeNet(frozen) = load(args.model, args.weights.as_deref(), &ad)? else {
-        unreachable!()
-    };
-    let frozen = frozen.freeze();
     let train = dataset(args.model, args.data.as_deref(), SplitArg::Train)?;
     let test = dataset(args.model, args.data.as_deref(), SplitArg::Test)?;
     let taps = |x| net.forward_taps(x);
@@ -111,10 +184,6 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let confusions: Vec<(&'static str, f32)> = ["CN1", "CN2", "FC1"]
-        .iter()
-        .flat_map(|&l| [0.65f32, 0.75].map(|t| (l, t)))
-        .collect();
     let t_fit = Instant::now();
     let f = fit(
         &fns,
@@ -122,9 +191,9 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         &test,
         p.train_rows,
         p.test_rows,
-        &p.grid,
-        &confusions,
-        3,
+        &p.grids,
+        &p.confusions,
+        p.top_a,
         None,
         kernel,
         &mut |stage, n| {
@@ -134,48 +203,50 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     )?;
     bar.finish_and_clear();
     let fit_s = t_fit.elapsed().as_secs_f64();
-    figure2(&args.out, &f)?;
-    figure3(&args.out, &f)?;
+    figure2(&args.out, p.figs[0], &f)?;
+    if !f.confusions.is_empty() {
+        figure3(&args.out, &f)?;
+    }
 
-    let sets: Vec<Vec<f32>> = MNIST_SETS.iter().map(|s| s.to_vec()).collect();
-    let quirk = PgdSpace::NormalizedQuirk {
-        mean: vec![MNIST_MEAN],
-        std: vec![MNIST_STD],
-    };
     let spinner = ProgressBar::new_spinner();
     let t_det = Instant::now();
+    let quirk = (!p.quirk_eps.is_empty()).then(|| (&p.quirk_eps[..], p.quirk.clone()));
     let d = detect(
         &fns,
         &f,
         &test,
         p.attack_rows,
-        &sets,
+        &p.sets,
         &p.eps,
-        Some((&p.quirk_eps, quirk)),
-        3,
+        quirk,
+        p.top_a,
         &kernel,
         &mut |m| spinner.set_message(m.to_string()),
     )?;
     spinner.finish_and_clear();
     let det_s = t_det.elapsed().as_secs_f64();
-    figure5(&args.out, &d, &sets)?;
+    figure5(&args.out, p.figs[2], &d, &p.sets)?;
     let t_ood = Instant::now();
-    match mnist::load_fashion(&args.fashion, Split::Test) {
-        Ok(fashion) => {
-            let a = out_of_distribution(&fns, &f, &test, &fashion, p.ood_rows, &sets, 3, &kernel)?;
-            out_of_training(&args.out, &a, p.ood_rows)?;
+    if let Some(rows) = p.ood_rows {
+        match mnist::load_fashion(&args.fashion, Split::Test) {
+            Ok(fashion) => {
+                let a = out_of_distribution(
+                    &fns, &f, &test, &fashion, rows, &p.sets, p.top_a, &kernel,
+                )?;
+                out_of_training(&args.out, &a, rows)?;
+            }
+            Err(e) => write(
+                &args.out,
+                "ood.md",
+                &format!("# Out-of-training inputs (§4.2)\n\nNot run: {e}\n"),
+            )?,
         }
-        Err(e) => write(
-            &args.out,
-            "ood.md",
-            &format!("# Out-of-training inputs (§4.2)\n\nNot run: {e}\n"),
-        )?,
     }
     let ood_s = t_ood.elapsed().as_secs_f64();
     let t_sparse = Instant::now();
-    sparse(
-        &args.out, &fns, &train, &test, &p, &f, &d, &sets[0], &kernel,
-    )?;
+    if !p.sparse_k.is_empty() {
+        sparse(&args.out, &fns, &train, &test, &p, &f, &d, &kernel)?;
+    }
     let sparse_s = t_sparse.elapsed().as_secs_f64();
     timings(
         &args.out,
@@ -185,74 +256,68 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         t_all.elapsed().as_secs_f64(),
     )?;
     println!(
-        "wrote Fig. 2, 3, 5, the out-of-training test and timings to {} in {:.0} s",
+        "wrote the figures and timings to {} in {:.0} s",
         args.out.display(),
         t_all.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
-fn figure2(dir: &Path, f: &Fit) -> Result<()> {
+/// A per-layer, per-θ quantity to plot.
+type LayerValue = dyn Fn(&LayerFit, usize) -> f64;
+
+/// Fig. 2 (MNIST) / Fig. 4 (ResNet): library size and agreement vs θ, per layer.
+fn figure2(dir: &Path, fig: &str, f: &Fit) -> Result<()> {
     let layers: Vec<Value> = f
         .layers
         .iter()
-        .map(|l| json!({"name": l.name, "dim": l.dim, "sizes": l.libraries.iter().map(|x| x.len()).collect::<Vec<_>>(), "top1": l.top1, "top3": l.top3}))
+        .map(|l| json!({"name": l.name, "dim": l.dim, "grid": l.grid, "sizes": l.libraries.iter().map(|x| x.len()).collect::<Vec<_>>(), "top1": l.top1, "top3": l.top3}))
         .collect();
-    let doc = json!({"figure": "2", "grid": f.grid, "train_rows": f.train_rows, "test_rows": f.test_rows, "network_test_accuracy": f.test_accuracy, "layers": layers});
+    let doc = json!({"figure": fig, "train_rows": f.train_rows, "test_rows": f.test_rows, "network_test_accuracy": f.test_accuracy, "layers": layers});
     write(
         dir,
-        "fig2.json",
+        &format!("fig{fig}.json"),
         &(serde_json::to_string_pretty(&doc)? + "\n"),
     )?;
     let mut md = format!(
-        "# Fig. 2 — MNIST: library size and agreement with the network's answers\n\n{} training and {} test digits; network test accuracy {:.4}.\n\n",
+        "# Fig. {fig}: library size and agreement with the network's answers\n\n{} training and {} test images; network test accuracy {:.4}.\n",
         f.train_rows, f.test_rows, f.test_accuracy
     );
-    let head: String = f
-        .layers
-        .iter()
-        .map(|l| format!(" {} size | top-1 | top-3 |", l.name))
-        .collect();
-    let _ = writeln!(
-        md,
-        "| θ |{head}\n|---:|{}",
-        "---:|---:|---:|".repeat(f.layers.len())
-    );
-    for (t, theta) in f.grid.iter().enumerate() {
-        let row: String = f
-            .layers
-            .iter()
-            .map(|l| {
-                format!(
-                    " {} | {:.4} | {:.4} |",
-                    l.libraries[t].len(),
-                    l.top1[t],
-                    l.top3[t]
-                )
-            })
-            .collect();
-        let _ = writeln!(md, "| {theta:.2} |{row}");
+    for l in &f.layers {
+        let _ = writeln!(
+            md,
+            "\n## {} ({} units)\n\n| θ | nodes | top-1 | top-3 |\n|---:|---:|---:|---:|",
+            l.name, l.dim
+        );
+        for (t, theta) in l.grid.iter().enumerate() {
+            let _ = writeln!(
+                md,
+                "| {theta:.2} | {} | {:.4} | {:.4} |",
+                l.libraries[t].len(),
+                l.top1[t],
+                l.top3[t]
+            );
+        }
     }
-    write(dir, "fig2.md", &md)?;
-    let series =
-        |f2: &dyn Fn(&hapscope_models::experiment::fit::LayerFit, usize) -> f64| -> Vec<Series> {
-            f.layers
-                .iter()
-                .map(|l| Series {
-                    name: l.name.into(),
-                    points: f
-                        .grid
-                        .iter()
-                        .enumerate()
-                        .map(|(t, &th)| (f64::from(th), f2(l, t)))
-                        .collect(),
-                })
-                .collect()
-        };
-    stacked(&dir.join("fig2a.svg"), 1, |_, a| {
+    write(dir, &format!("fig{fig}.md"), &md)?;
+    let series = |value: &LayerValue| -> Vec<Series> {
+        f.layers
+            .iter()
+            .map(|l| Series {
+                name: l.name.into(),
+                points: l
+                    .grid
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &th)| (f64::from(th), value(l, t)))
+                    .collect(),
+            })
+            .collect()
+    };
+    stacked(&dir.join(format!("fig{fig}-a.svg")), 1, |_, a| {
         line_panel(
             a,
-            "Fig. 2A: library size vs θ",
+            &format!("Fig. {fig}A: library size vs θ"),
             "θ",
             "nodes (log)",
             &series(&|l, t| l.libraries[t].len() as f64),
@@ -260,28 +325,23 @@ fn figure2(dir: &Path, f: &Fit) -> Result<()> {
             None,
         )
     })?;
-    stacked(&dir.join("fig2bc.svg"), 2, |i, a| {
-        if i == 0 {
-            line_panel(
-                a,
-                "Fig. 2B: top-1 agreement",
-                "θ",
-                "fraction",
-                &series(&|l, t| l.top1[t]),
-                false,
-                Some((0.0, 1.02)),
-            )
+    stacked(&dir.join(format!("fig{fig}-bc.svg")), 2, |i, a| {
+        let (title, value): (String, &LayerValue) = if i == 0 {
+            (format!("Fig. {fig}B: top-1 agreement"), &|l, t| l.top1[t])
         } else {
-            line_panel(
-                a,
-                "Fig. 2C: answer within top-3",
-                "θ",
-                "fraction",
-                &series(&|l, t| l.top3[t]),
-                false,
-                Some((0.0, 1.02)),
-            )
-        }
+            (format!("Fig. {fig}C: answer within top-3"), &|l, t| {
+                l.top3[t]
+            })
+        };
+        line_panel(
+            a,
+            &title,
+            "θ",
+            "fraction",
+            &series(value),
+            false,
+            Some((0.0, 1.02)),
+        )
     })
 }
 
@@ -334,10 +394,12 @@ fn figure3(dir: &Path, f: &Fit) -> Result<()> {
     )
 }
 
-fn figure5(dir: &Path, d: &Detection, sets: &[Vec<f32>]) -> Result<()> {
+/// Fig. 5: CPL as a PGD detector (MNIST; the ResNet half is written as `fig5-resnet.*`).
+fn figure5(dir: &Path, fig: &str, d: &Detection, sets: &ThresholdSets) -> Result<()> {
     let variants = ["eq5", "top20-softmax"];
-    let mut md = String::from(
-        "# Fig. 5 — CPL as a detector of PGD attacks (AUROC, clean = positive)\n\nAUROC over all attacked images / over successful attacks only. Sets are Table 1's (CN1, CN2, FC1, FC2 θ).\n",
+    let mut md = format!(
+        "# Fig. {fig}: CPL as a detector of PGD attacks (AUROC, clean = positive)\n\nAUROC over all attacked images / over successful attacks only. Sets are Table 1's (θ for taps {:?}).\n",
+        sets.layers,
     );
     for (v, name) in variants.iter().enumerate() {
         let _ = writeln!(
@@ -367,7 +429,7 @@ fn figure5(dir: &Path, d: &Detection, sets: &[Vec<f32>]) -> Result<()> {
             );
         }
     }
-    write(dir, "fig5.md", &md)?;
+    write(dir, &format!("fig{fig}.md"), &md)?;
     let outcomes: Vec<Value> = d
         .outcomes
         .iter()
@@ -379,10 +441,10 @@ fn figure5(dir: &Path, d: &Detection, sets: &[Vec<f32>]) -> Result<()> {
                    "attack_seconds": o.attack_seconds})
         })
         .collect();
-    let doc = json!({"figure": "5", "sets": sets, "outcomes": outcomes, "clean_cpl_set1": {"eq5": d.clean_cpl_set1[0], "top20_softmax": d.clean_cpl_set1[1]}});
+    let doc = json!({"figure": fig, "sets": sets.sets, "set_layers": sets.layers, "outcomes": outcomes, "clean_cpl_set1": {"eq5": d.clean_cpl_set1[0], "top20_softmax": d.clean_cpl_set1[1]}});
     write(
         dir,
-        "fig5.json",
+        &format!("fig{fig}.json"),
         &(serde_json::to_string_pretty(&doc)? + "\n"),
     )?;
     for mode in ["pixel", "quirk"] {
@@ -390,7 +452,7 @@ fn figure5(dir: &Path, d: &Detection, sets: &[Vec<f32>]) -> Result<()> {
         if outs.is_empty() {
             continue;
         }
-        stacked(&dir.join(format!("fig5bc-{mode}.svg")), 2, |v, a| {
+        stacked(&dir.join(format!("fig{fig}-bc-{mode}.svg")), 2, |v, a| {
             let series: Vec<Series> = (0..sets.len())
                 .map(|s| Series {
                     name: format!("set {}", s + 1),
@@ -403,7 +465,7 @@ fn figure5(dir: &Path, d: &Detection, sets: &[Vec<f32>]) -> Result<()> {
             line_panel(
                 a,
                 &format!(
-                    "Fig. 5{}: AUROC of CPL ({}) vs ε, {mode} PGD",
+                    "Fig. {fig}{}: AUROC of CPL ({}) vs ε, {mode} PGD",
                     if v == 0 { "B" } else { "C" },
                     variants[v]
                 ),
@@ -418,8 +480,8 @@ fn figure5(dir: &Path, d: &Detection, sets: &[Vec<f32>]) -> Result<()> {
     if let Some(o) = d.outcomes.iter().rfind(|o| o.mode == "pixel") {
         for (v, name) in variants.iter().enumerate() {
             histogram_svg(
-                &dir.join(format!("fig5a-{name}.svg")),
-                &format!("Fig. 5A: CPL ({name}), set 1, clean vs PGD ε={}", o.eps),
+                &dir.join(format!("fig{fig}-a-{name}.svg")),
+                &format!("Fig. {fig}A: CPL ({name}), set 1, clean vs PGD ε={}", o.eps),
                 ("clean", &d.clean_cpl_set1[v]),
                 ("adversarial", &o.cpl_set1[v]),
                 20,
@@ -449,7 +511,7 @@ fn timings(
             md,
             "| {} builds ({} θ) | {:.1} |\n| {} links | {:.1} |\n| {} predictions | {:.1} |",
             l.name,
-            f.grid.len(),
+            l.grid.len(),
             l.seconds[0],
             l.name,
             l.seconds[1],
@@ -496,14 +558,13 @@ fn sparse(
     p: &Plan,
     full: &Fit,
     full_detection: &Detection,
-    set1: &[f32],
     kernel: &GemmKernel,
 ) -> Result<()> {
-    let mut grid: Vec<f32> = set1.to_vec();
-    grid.sort_by(f32::total_cmp);
-    grid.dedup();
+    let set1 = &p.sets.sets[0];
+    // One θ per layer: set 1's (the sets cover every MNIST tap).
+    let grids: Vec<Vec<f32>> = set1.iter().map(|&t| vec![t]).collect();
     let eps = *p.eps.last().unwrap_or(&0.3);
-    let sets = vec![set1.to_vec()];
+    let sets = p.sets.only(0);
     // One row per K: (K, per layer (size, top-1), AUROC [eq5, softmax]).
     let mut rows: Vec<SparseRow> = Vec::new();
     for &k in &p.sparse_k {
@@ -513,9 +574,9 @@ fn sparse(
             test,
             p.train_rows,
             p.test_rows,
-            &grid,
+            &grids,
             &[],
-            3,
+            p.top_a,
             Some(k),
             *kernel,
             &mut |_, _| {},
@@ -528,19 +589,19 @@ fn sparse(
             &sets,
             &[eps],
             None,
-            3,
+            p.top_a,
             kernel,
             &mut |_| {},
         )?;
-        let per_layer = f.layers.iter().enumerate().map(|(l, lf)| {
-            let t = hapscope_models::experiment::grid_index(&grid, set1[l]).unwrap_or(0);
-            (lf.libraries[t].len(), lf.top1[t])
-        });
+        let per_layer = f
+            .layers
+            .iter()
+            .map(|lf| (lf.libraries[0].len(), lf.top1[0]));
         rows.push((k.to_string(), per_layer.collect(), d.outcomes[0].auroc[0]));
     }
     let strong = full_detection.outcomes.iter().rfind(|o| o.mode == "pixel");
     let all_layers = full.layers.iter().enumerate().map(|(l, lf)| {
-        let t = hapscope_models::experiment::grid_index(&full.grid, set1[l]).unwrap_or(0);
+        let t = hapscope_models::experiment::grid_index(&lf.grid, set1[l]).unwrap_or(0);
         (lf.libraries[t].len(), lf.top1[t])
     });
     rows.push((
