@@ -17,23 +17,17 @@ use std::process::Command;
 
 use serde_json::Value;
 
-#[test]
-fn reproduce_mnist_fast_invariants() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if !data.join("mnist").is_dir() {
-        eprintln!("skipped: {} is absent", data.display());
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+/// Runs `hapscope reproduce MODEL --fast` into `dir` and asserts it succeeded.
+fn reproduce_fast(model: &str, data: &Path, dir: &Path) {
     let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
         .args([
             "reproduce",
-            "mnist",
+            model,
             "--fast",
             "--data",
             data.to_str().unwrap(),
             "--out",
-            dir.path().to_str().unwrap(),
+            dir.to_str().unwrap(),
         ])
         .output()
         .unwrap();
@@ -42,6 +36,17 @@ fn reproduce_mnist_fast_invariants() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn reproduce_mnist_fast_invariants() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    if !data.join("mnist").is_dir() {
+        eprintln!("skipped: {} is absent", data.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    reproduce_fast("mnist", &data, dir.path());
     let read = |n: &str| -> Value {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join(n)).unwrap()).unwrap()
     };
@@ -149,23 +154,7 @@ fn reproduce_resnet_fast_runs() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
-        .args([
-            "reproduce",
-            "resnet",
-            "--fast",
-            "--data",
-            shared.join("data").to_str().unwrap(),
-            "--out",
-            dir.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    reproduce_fast("resnet", &shared.join("data"), dir.path());
     let fig4: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("fig4.json")).unwrap())
             .unwrap();

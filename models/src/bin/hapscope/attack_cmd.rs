@@ -3,14 +3,13 @@
 //! answer the attack changed).
 
 use anyhow::Result;
-use burn::module::Module;
 use burn::prelude::*;
 use hapscope_models::nets::lenet::{MNIST_MEAN, MNIST_STD};
 use hapscope_models::nets::resnet44::{IMAGENET_MEAN, IMAGENET_STD};
 use hapscope_models::pgd::{PgdConfig, PgdSpace, pgd};
 
 use crate::args::{AttackArgs, Model, SplitArg};
-use crate::nets::{Net, dataset, load};
+use crate::nets::{dataset, load, load_frozen};
 use crate::progress::rows_bar;
 
 const BATCH: usize = 100;
@@ -19,10 +18,7 @@ pub fn attack(args: &AttackArgs) -> Result<()> {
     let device = Device::flex();
     let ad = device.clone().autodiff();
     let net = load(args.model, args.weights.as_deref(), &device)?;
-    let frozen = match load(args.model, args.weights.as_deref(), &ad)? {
-        Net::LeNet(n) => Net::LeNet(n.freeze()),
-        Net::ResNet(n) => Net::ResNet(n.freeze()),
-    };
+    let frozen = load_frozen(args.model, args.weights.as_deref(), &ad)?;
     let data = dataset(args.model, args.data.as_deref(), SplitArg::Test)?;
     let n = args.limit.min(data.count);
     let space = if args.quirk {

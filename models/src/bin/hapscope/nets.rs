@@ -71,3 +71,13 @@ pub fn load(model: Model, weights: Option<&Path>, device: &Device) -> Result<Net
         Model::Resnet => Net::ResNet(resnet44_from_file(&resnet44_weights(weights)?, device)?),
     })
 }
+
+/// A model loaded on the autodiff `device` and frozen (no parameter gradients, batch norm
+/// on running statistics): what PGD differentiates through.
+pub fn load_frozen(model: Model, weights: Option<&Path>, device: &Device) -> Result<Net> {
+    use burn::module::Module;
+    Ok(match load(model, weights, device)? {
+        Net::LeNet(n) => Net::LeNet(n.freeze()),
+        Net::ResNet(n) => Net::ResNet(n.freeze()),
+    })
+}

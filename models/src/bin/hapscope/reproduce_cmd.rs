@@ -10,7 +10,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use burn::module::Module;
 use burn::prelude::*;
 use hapscope_models::data::mnist::{self, Split};
 use hapscope_models::experiment::NetFns;
@@ -26,7 +25,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::args::{Model, ReproduceArgs, SplitArg};
-use crate::nets::{Net, dataset, load};
+use crate::nets::{dataset, load, load_frozen};
 use crate::plot::{Series, heatmap_svg, histogram_svg, line_panel, stacked};
 
 /// What a run covers.
@@ -161,10 +160,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let device = Device::flex();
     let ad = device.clone().autodiff();
     let net = load(args.model, args.weights.as_deref(), &device)?;
-    let frozen = match load(args.model, args.weights.as_deref(), &ad)? {
-        Net::LeNet(n) => Net::LeNet(n.freeze()),
-        Net::ResNet(n) => Net::ResNet(n.freeze()),
-    };
+    let frozen = load_frozen(args.model, args.weights.as_deref(), &ad)?;
     let train = dataset(args.model, args.data.as_deref(), SplitArg::Train)?;
     let test = dataset(args.model, args.data.as_deref(), SplitArg::Test)?;
     let taps = |x| net.forward_taps(x);
@@ -197,7 +193,16 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         None,
         kernel,
         &mut |stage, n| {
-            bar.set_message(stage.to_string());
+            if bar.message() != stage {
+                // A line per stage even when the bar is hidden (no terminal, e.g. a log file).
+                bar.suspend(|| {
+                    eprintln!(
+                        "reproduce: {stage} ({:.0} s)",
+                        t_all.elapsed().as_secs_f64()
+                    )
+                });
+                bar.set_message(stage.to_string());
+            }
             bar.inc(n as u64);
         },
     )?;
@@ -211,6 +216,10 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let spinner = ProgressBar::new_spinner();
     let t_det = Instant::now();
     let quirk = (!p.quirk_eps.is_empty()).then(|| (&p.quirk_eps[..], p.quirk.clone()));
+    eprintln!(
+        "reproduce: attacks and CPL ({:.0} s)",
+        t_all.elapsed().as_secs_f64()
+    );
     let d = detect(
         &fns,
         &f,
