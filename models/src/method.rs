@@ -21,6 +21,23 @@ pub const SCREEN_CANDIDATES: usize = 3;
 /// The screen is used for HAPs at least this long (shorter ones gain nothing from it).
 pub const SCREEN_MIN_DIM: usize = 4 * SCREEN_K;
 
+/// A batched library builder at θ, with the exact random-projection screen when `screen`
+/// allows it and `dim ≥ SCREEN_MIN_DIM` (the library is the same either way). The one
+/// place the screen's settings are chosen.
+pub fn library_builder<K: SimilarityKernel>(
+    dim: usize,
+    theta: f32,
+    kernel: K,
+    screen: bool,
+) -> Result<LibraryBuilder<K>> {
+    let builder = LibraryBuilder::new(dim, theta, kernel)?;
+    if screen && dim >= SCREEN_MIN_DIM {
+        builder.with_screen(SCREEN_K, SCREEN_CANDIDATES, 0x4841_5053)
+    } else {
+        Ok(builder)
+    }
+}
+
 /// Builds the library of `haps` (row-major, `dim` columns, training order) at θ.
 /// `screen` allows the exact random-projection shortcut when `dim ≥ SCREEN_MIN_DIM`
 /// (the library is the same either way). `progress` is called with the number of rows
@@ -33,10 +50,7 @@ pub fn build_library<K: SimilarityKernel>(
     screen: bool,
     progress: &mut dyn FnMut(usize),
 ) -> Result<(Library, BuildStats)> {
-    let mut builder = LibraryBuilder::new(dim, theta, kernel)?;
-    if screen && dim >= SCREEN_MIN_DIM {
-        builder = builder.with_screen(SCREEN_K, SCREEN_CANDIDATES, 0x4841_5053)?;
-    }
+    let mut builder = library_builder(dim, theta, kernel, screen)?;
     for chunk in haps.chunks(STEP * dim) {
         builder.push(chunk)?;
         progress(chunk.len() / dim);

@@ -97,7 +97,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
     Ok(bytes[header..].to_vec())
 }
 
-/// Parses IDX bytes already in memory (used by the fuzz target and tests).
+/// Parses IDX image bytes already in memory.
 pub fn parse_images(bytes: &[u8]) -> Result<IdxImages, DataError> {
     let (dims, header) = parse(bytes, 3, Path::new("<memory>"))?;
     Ok(IdxImages {

@@ -9,7 +9,7 @@ use hapscope_core::predict::{Predictor, top_k};
 
 use super::{HostTaps, NetFns, grid_index, sample_units, to_host};
 use crate::data::images::LabelledImages;
-use crate::method::{LinkBuilder, SCREEN_CANDIDATES, SCREEN_K, SCREEN_MIN_DIM};
+use crate::method::{LinkBuilder, library_builder};
 
 /// Images per forward pass.
 pub const BATCH: usize = 500;
@@ -134,15 +134,7 @@ pub fn fit<K: SimilarityKernel + Copy>(
                 for (name, dim, _) in &host.layers {
                     let bs = grids[builders.len()]
                         .iter()
-                        .map(|&t| {
-                            let b = LibraryBuilder::new(*dim, t, kernel).expect("valid θ grid");
-                            if *dim >= SCREEN_MIN_DIM {
-                                b.with_screen(SCREEN_K, SCREEN_CANDIDATES, 0x4841_5053)
-                                    .expect("screen")
-                            } else {
-                                b
-                            }
-                        })
+                        .map(|&t| library_builder(*dim, t, kernel, true).expect("valid θ grid"))
                         .collect();
                     builders.push((name, *dim, bs));
                     build_s.push(0.0);
