@@ -93,6 +93,18 @@ pub fn argmax(scores: &[f32]) -> Option<usize> {
     top_k(scores, 1).first().copied()
 }
 
+/// What [`Predictor::explain`] returns for one HAP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// Class scores `P` (Eq. 3).
+    pub scores: Vec<f32>,
+    /// The top-a nodes (index, canonical cosine), best first. For a zero HAP every cosine is
+    /// 0 and the tie-break picks the lowest indices; check `nonzero` before showing them.
+    pub nodes: Vec<(usize, f32)>,
+    /// Whether the HAP had a direction (a zero HAP scores 0 everywhere).
+    pub nonzero: bool,
+}
+
 /// A layer's predictor: a library, its links and the number `a` of top nodes.
 #[derive(Debug, Clone, Copy)]
 pub struct Predictor<'a> {
@@ -141,6 +153,34 @@ impl<'a> Predictor<'a> {
         scores: &mut [f32],
         nonzero: &mut [bool],
     ) -> Result<()> {
+        self.scores_with_nodes(haps, kernel, scores, nonzero, |_, _| {})
+    }
+
+    /// One HAP's scores and the top-a nodes that cast them (node index, canonical cosine),
+    /// best first — the library's "reasons": each node is a stored training example.
+    pub fn explain<K: SimilarityKernel>(&self, hap: &[f32], kernel: &K) -> Result<Explanation> {
+        let mut scores = alloc::vec![0.0; self.classes()];
+        let mut nonzero = [false];
+        let mut nodes = Vec::new();
+        self.scores_with_nodes(hap, kernel, &mut scores, &mut nonzero, |_, top| {
+            nodes = top.to_vec();
+        })?;
+        Ok(Explanation {
+            scores,
+            nodes,
+            nonzero: nonzero[0],
+        })
+    }
+
+    /// [`Predictor::scores`], also handing each row's top-a nodes to `on_nodes(row, nodes)`.
+    pub fn scores_with_nodes<K: SimilarityKernel>(
+        &self,
+        haps: &[f32],
+        kernel: &K,
+        scores: &mut [f32],
+        nonzero: &mut [bool],
+        mut on_nodes: impl FnMut(usize, &[(usize, f32)]),
+    ) -> Result<()> {
         let dim = self.library.dim();
         check_rows(haps, dim)?;
         let m = haps.len() / dim;
@@ -175,6 +215,7 @@ impl<'a> Predictor<'a> {
                 &mut top,
             );
             class_scores(self.links, &top, &mut scores[i * classes..][..classes]);
+            on_nodes(i, &top);
         }
         Ok(())
     }
@@ -212,5 +253,26 @@ mod tests {
         assert_eq!(out, [0.5 - 0.5, -0.5 + 0.75]);
         assert_eq!(top_k(&[0.1, 0.3, 0.3, -1.0], 3), vec![1, 2, 0]);
         assert_eq!(argmax(&[]), None);
+    }
+
+    #[test]
+    fn explain_matches_scores_and_names_the_voting_nodes() {
+        use crate::kernel::PlainKernel;
+        // Three 2-D nodes; the query is nearest node 2, then node 0.
+        let lib = Library::build_sequential(&[1.0, 0.0, 0.0, 1.0, 0.8, 0.6], 2, 0.95).unwrap();
+        assert_eq!(lib.len(), 3);
+        let links = Links::from_parts(3, 2, vec![1.0, -1.0, -1.0, 1.0, 2.0, 0.0]).unwrap();
+        let p = Predictor::new(&lib, &links, 2).unwrap();
+        let q = [0.9f32, 0.5];
+        let e = p.explain(&q, &PlainKernel).unwrap();
+        let mut scores = [0.0; 2];
+        let mut nz = [false];
+        p.scores(&q, &PlainKernel, &mut scores, &mut nz).unwrap();
+        assert_eq!(e.scores, scores.to_vec());
+        assert!(e.nonzero && nz[0]);
+        assert_eq!(e.nodes.iter().map(|n| n.0).collect::<Vec<_>>(), vec![2, 0]);
+        let zero = p.explain(&[0.0, 0.0], &PlainKernel).unwrap();
+        assert!(!zero.nonzero);
+        assert_eq!(zero.scores, vec![0.0, 0.0]);
     }
 }

@@ -9,14 +9,19 @@
 //! name ([`taps`]); [`train`] trains the LeNet as the paper's code did and [`weights`]
 //! loads and saves weights; [`pgd`] attacks them; [`experiment`] runs the paper's
 //! experiments. Natively they run on burn's CPU backend (flex).
+//!
+//! [`page`] is what the web page runs (its bundle and analysis), [`digit`] turns a drawing
+//! or a photo into an MNIST-style digit.
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod digit;
 pub mod experiment;
 #[cfg(feature = "gemm")]
 pub mod kernel;
 pub mod method;
 pub mod nets;
+pub mod page;
 pub mod pgd;
 pub mod taps;
 pub mod train;

