@@ -1,6 +1,6 @@
 // The page's Web Worker: owns the wasm module (hapscope-web) so the page never freezes
 // while the network, the libraries or PGD run. Messages: {id, op, args} → {id, ok, result|error}.
-import init, { Hapscope, preprocess, photoInk } from './pkg/hapscope_web.js';
+import init, { Hapscope, exemplarHaps, preprocess, photoInk } from './pkg/hapscope_web.js';
 
 let model = null;
 
@@ -12,25 +12,90 @@ async function fetchBytes(name) {
 
 async function load({ backend }) {
   const t0 = performance.now();
-  await init();
-  const manifestBytes = await fetchBytes('manifest.json');
+  // Compile the wasm while the model downloads; the compiled module is shared with the helpers.
+  const module = WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)));
+  const manifestBytes = fetchBytes('manifest.json');
+  const mod = await module;
+  await init({ module_or_path: mod });
+  const helpers = spawnHelpers(mod);
   let manifest;
   try {
-    manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
+    manifest = JSON.parse(new TextDecoder().decode(await manifestBytes));
   } catch (e) {
-    throw new Error(`model/manifest.json: not JSON (${e.message})`);
+    helpers.forEach((h) => h.close());
+    throw new Error(`model/manifest.json: not JSON or not readable (${e.message})`);
   }
   const files = [manifest.weights?.name, manifest.exemplars?.name, ...(manifest.layers ?? []).map((l) => l.file?.name)];
   if (files.some((f) => typeof f !== 'string' || f.includes('/'))) {
+    helpers.forEach((h) => h.close());
     throw new Error('model/manifest.json: file names missing or invalid');
   }
   const [weights, exemplars, ...libraries] = await Promise.all(files.map(fetchBytes));
-  model = await Hapscope.load(manifestBytes, weights, exemplars, libraries, backend);
-  return { ...model.info(), loadMs: performance.now() - t0 };
+  const t1 = performance.now();
+  const all = [await manifestBytes, weights, exemplars, libraries];
+  const haps = await shareHaps(all, manifest.exemplar_ids.length, helpers);
+  const th = performance.now();
+  model = await Hapscope.load(...all, backend, haps);
+  const t2 = performance.now();
+  return {
+    ...model.info(),
+    loadMs: t2 - t0,
+    phases: { downloadAndCompileMs: t1 - t0, exemplarHapsMs: th - t1, librariesMs: t2 - th },
+  };
+}
+
+// Loading means one forward pass per exemplar digit (≈ 1,300): helper workers take shares
+// of the rows so every core works. A helper that fails leaves its share to this worker.
+function spawnHelpers(module) {
+  const count = Math.min(3, (navigator.hardwareConcurrency || 1) - 1);
+  return Array.from({ length: Math.max(0, count) }, () => {
+    const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const pending = new Map();
+    let next = 1;
+    const fail = (msg) => { for (const p of pending.values()) p.reject(new Error(msg)); pending.clear(); };
+    w.onmessage = (e) => {
+      const p = pending.get(e.data.id);
+      pending.delete(e.data.id);
+      if (p) e.data.ok ? p.resolve(e.data.result) : p.reject(new Error(e.data.error));
+    };
+    w.onerror = (e) => { e.preventDefault(); fail(e.message || 'helper worker failed'); };
+    const call = (op, args) => new Promise((resolve, reject) => {
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      w.postMessage({ id, op, args });
+    });
+    return { ready: call('init', { module }), call, close: () => w.terminate() };
+  });
+}
+
+async function shareHaps(files, n, helpers) {
+  try {
+    const ready = (await Promise.allSettled(helpers.map((h) => h.ready)))
+      .map((r, i) => (r.status === 'fulfilled' ? helpers[i] : null)).filter(Boolean);
+    if (ready.length === 0 || n < 64) return undefined;
+    const parts = ready.length + 1;
+    const at = (k) => Math.round((k * n) / parts);
+    const theirs = ready.map((h, k) => h.call('haps', { files, start: at(k + 1), end: at(k + 2) }));
+    const mine = await exemplarHaps(...files, at(0), at(1));
+    const shares = [mine, ...(await Promise.all(theirs))];
+    return mine.map((_, l) => {
+      const out = new Float32Array(shares.reduce((s, p) => s + p[l].length, 0));
+      let off = 0;
+      for (const p of shares) { out.set(p[l], off); off += p[l].length; }
+      return out;
+    });
+  } catch (err) {
+    console.warn(`helper workers failed (${err.message}); computing the libraries in one worker`);
+    return undefined;
+  } finally {
+    helpers.forEach((h) => h.close());
+  }
 }
 
 const ops = {
   load,
+  init: async ({ module }) => { await init({ module_or_path: module }); return true; },
+  haps: ({ files, start, end }) => exemplarHaps(...files, start, end),
   analyze: ({ pixels }) => model.analyze(pixels),
   attack: ({ pixels, eps, seed }) => model.attack(pixels, eps, seed ?? 1),
   analyzeInk: async ({ ink, width, height }) => {
@@ -46,9 +111,11 @@ const ops = {
 self.onmessage = async (e) => {
   const { id, op, args } = e.data;
   try {
-    if (op !== 'load' && !model) throw new Error('the model is not loaded yet');
+    if (!['load', 'init', 'haps'].includes(op) && !model) throw new Error('the model is not loaded yet');
     const result = await ops[op](args);
-    self.postMessage({ id, ok: true, result });
+    // A helper's HAPs move to the loading worker without a copy.
+    const transfer = op === 'haps' ? result.map((a) => a.buffer) : [];
+    self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
     // A Rust panic surfaces as a RuntimeError; after it this module instance is unusable.
     const fatal = err instanceof WebAssembly.RuntimeError;

@@ -5,6 +5,11 @@
 //!   at equal θ (Fig. 2A);
 //! - agreement stays within the bounds stated in REPORT.md: top-1 ≥ 0.75 and top-3 ≥ 0.93
 //!   on every layer and θ of the fast grid (the full run is higher);
+//! - against the committed full run (`results/mnist-full/fig2.json`, 60,000 digits) at the
+//!   same θ: the fast libraries are no larger (a library built on a prefix of the training
+//!   order is the prefix of the full library), and agreement is within
+//!   [full − 0.10, full + 0.03] for top-1 and [full − 0.05, full + 0.02] for top-3 (fewer
+//!   nodes predict a little worse; the 1,000-digit test sample adds ±0.01 of noise);
 //! - PGD at ε = 0.3 fools the network on ≥ 90 % of the attacked digits, and CPL separates
 //!   those from clean digits (AUROC ≥ 0.75 for every set, Eq. 5);
 //! - CPL separates MNIST test digits from Fashion-MNIST images (AUROC ≥ 0.75, Eq. 5, every
@@ -92,6 +97,8 @@ fn reproduce_mnist_fast_invariants() {
         }
     }
 
+    check_against_full_run(&fig2);
+
     let fig5 = read("fig5.json");
     let strong = fig5["outcomes"]
         .as_array()
@@ -137,6 +144,53 @@ fn reproduce_mnist_fast_invariants() {
     ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
+}
+
+/// The fast run's Fig. 2 against the committed full run at every θ they share.
+fn check_against_full_run(fast: &Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/mnist-full/fig2.json");
+    let full: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let grid = |v: &Value| -> Vec<f64> {
+        v["grid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_f64().unwrap())
+            .collect()
+    };
+    let (fast_grid, full_grid) = (grid(fast), grid(&full));
+    let mut compared = 0;
+    for (fl, ful) in fast["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(full["layers"].as_array().unwrap())
+    {
+        assert_eq!(fl["name"], ful["name"]);
+        for (i, t) in fast_grid.iter().enumerate() {
+            let Some(j) = full_grid.iter().position(|u| (u - t).abs() < 1e-4) else {
+                continue;
+            };
+            let at = |v: &Value, k: &str, i: usize| v[k][i].as_f64().unwrap();
+            let name = fl["name"].as_str().unwrap();
+            assert!(
+                at(fl, "sizes", i) <= at(ful, "sizes", j),
+                "{name} θ {t}: fast library larger than the full one"
+            );
+            for (k, below, above) in [("top1", 0.10, 0.03), ("top3", 0.05, 0.02)] {
+                let (f, u) = (at(fl, k, i), at(ful, k, j));
+                assert!(
+                    f >= u - below && f <= u + above,
+                    "{name} θ {t} {k}: fast {f} vs full {u} (allowed −{below}/+{above})"
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 20,
+        "only {compared} (layer, θ) pairs shared with the full run"
+    );
 }
 
 /// ResNet44's reduced run: every layer's library grows with θ, the network keeps its

@@ -15,7 +15,7 @@ mod session;
 
 use wasm_bindgen::prelude::*;
 
-pub use session::Hapscope;
+pub use session::{Hapscope, exemplar_haps};
 
 /// Installs the panic hook that reports Rust panics on the console.
 #[wasm_bindgen(start)]

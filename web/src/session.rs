@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use hapscope_models::experiment::HostTaps;
 use hapscope_models::nets::lenet::LeNet;
-use hapscope_models::page::build::exemplar_haps;
+use hapscope_models::page::build::exemplar_taps;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
 use hapscope_models::page::model::{Analysis, LayerAnalysis, PageModel};
 use hapscope_models::pgd::{PgdConfig, PgdSpace, pgd};
@@ -41,6 +41,30 @@ struct AnalysisOut<'a> {
     verdict: &'static str,
     threshold: f64,
     layers: &'a [LayerAnalysis],
+    /// Milliseconds spent in the forward pass (with the reads) and in the libraries.
+    ms: Timings,
+}
+
+/// Where an analysis spent its time.
+#[derive(Serialize, Clone, Copy, Default)]
+struct Timings {
+    forward: f64,
+    libraries: f64,
+}
+
+/// `performance.now()` in a window or a worker (0 where there is none).
+fn now() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let f = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+            f.dyn_into::<js_sys::Function>()
+                .ok()?
+                .call0(&p)
+                .ok()?
+                .as_f64()
+        })
+        .unwrap_or(0.0)
 }
 
 /// Layer facts for the page.
@@ -68,9 +92,11 @@ fn js_err(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
+/// A plain JS object from `v`, through JSON: one boundary crossing (serde-wasm-bindgen's
+/// call per field took ~100 ms for one analysis here).
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(js_err)
+    let text = serde_json::to_string(v).map_err(js_err)?;
+    js_sys::JSON::parse(&text)
 }
 
 /// Checks a digit from JS: 784 finite values in [0, 1].
@@ -121,13 +147,20 @@ impl State {
         })
     }
 
-    async fn analysis(&self, px: &[f32]) -> Result<Analysis, JsValue> {
+    async fn analysis(&self, px: &[f32]) -> Result<(Analysis, Timings), JsValue> {
+        let t0 = now();
         let t = self.taps(px).await?;
+        let t1 = now();
         let haps: Vec<&[f32]> = t.layers.iter().map(|(_, _, v)| v.as_slice()).collect();
-        self.model.analyze(&haps, t.answers[0]).map_err(js_err)
+        let a = self.model.analyze(&haps, t.answers[0]).map_err(js_err)?;
+        let ms = Timings {
+            forward: t1 - t0,
+            libraries: now() - t1,
+        };
+        Ok((a, ms))
     }
 
-    fn out<'a>(&self, a: &'a Analysis) -> AnalysisOut<'a> {
+    fn out<'a>(&self, (a, ms): &'a (Analysis, Timings)) -> AnalysisOut<'a> {
         AnalysisOut {
             answer: a.answer,
             backend: self.kind.name(),
@@ -135,8 +168,61 @@ impl State {
             verdict: a.verdict,
             threshold: self.model.calibration.threshold,
             layers: &a.layers,
+            ms: *ms,
         }
     }
+}
+
+/// Checks and assembles a bundle handed over from JS.
+fn bundle_from_js(
+    manifest: Vec<u8>,
+    weights: Vec<u8>,
+    exemplars: Vec<u8>,
+    libraries: Array,
+) -> Result<Bundle, JsValue> {
+    let manifest = parse_manifest(&manifest).map_err(js_err)?;
+    let libs: Vec<Vec<u8>> = libraries
+        .iter()
+        .map(|v| v.dyn_into::<Uint8Array>().map(|a| a.to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| js_err("libraries must be Uint8Arrays"))?;
+    Bundle::assemble(manifest, weights, exemplars, libs).map_err(js_err)
+}
+
+/// Per-layer HAPs of exemplar rows `rows` on the CPU, read asynchronously.
+async fn haps_of(
+    net: &LeNet,
+    bundle: &Bundle,
+    rows: std::ops::Range<usize>,
+) -> Result<Vec<Vec<f32>>, JsValue> {
+    let cpu = Device::flex();
+    let mut haps = vec![Vec::new(); bundle.libraries.len()];
+    for taps in exemplar_taps(net, bundle, rows, &cpu) {
+        for (h, (_, t)) in haps.iter_mut().zip(taps.layers) {
+            h.extend(read(t).await?);
+        }
+    }
+    Ok(haps)
+}
+
+/// The HAPs of exemplar rows `start..end` on the CPU, one `Float32Array` per layer
+/// (`rows × dim`): the share of the load one helper worker computes.
+#[wasm_bindgen(js_name = exemplarHaps)]
+pub async fn exemplar_haps(
+    manifest: Vec<u8>,
+    weights: Vec<u8>,
+    exemplars: Vec<u8>,
+    libraries: Array,
+    start: usize,
+    end: usize,
+) -> Result<Array, JsValue> {
+    let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?;
+    let net = lenet_from_bytes(&bundle.weights, &Device::flex()).map_err(js_err)?;
+    let out = Array::new();
+    for h in haps_of(&net, &bundle, start..end).await? {
+        out.push(&Float32Array::from(h.as_slice()));
+    }
+    Ok(out)
 }
 
 /// A loaded model; every method returns a Promise.
@@ -148,23 +234,30 @@ impl Hapscope {
     /// Loads a bundle (`manifest.json`'s bytes, the weights, the exemplars and the library
     /// files in manifest order) onto `backend` (`"auto"`, `"webgpu"` or `"cpu"`). Rejects
     /// with a message naming the file at fault when any is truncated or corrupted.
+    /// `haps`, when given, holds every exemplar's HAPs per layer (as [`exemplar_haps`]
+    /// returns them, concatenated in row order) so several workers can share the work.
     pub async fn load(
         manifest: Vec<u8>,
         weights: Vec<u8>,
         exemplars: Vec<u8>,
         libraries: Array,
         backend: String,
+        haps: Option<Array>,
     ) -> Result<Hapscope, JsValue> {
-        let manifest = parse_manifest(&manifest).map_err(js_err)?;
-        let libs: Vec<Vec<u8>> = libraries
-            .iter()
-            .map(|v| v.dyn_into::<Uint8Array>().map(|a| a.to_vec()))
-            .collect::<Result<_, _>>()
-            .map_err(|_| js_err("libraries must be Uint8Arrays"))?;
-        let bundle = Bundle::assemble(manifest, weights, exemplars, libs).map_err(js_err)?;
+        let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?;
         let cpu = Device::flex();
         let net_cpu = lenet_from_bytes(&bundle.weights, &cpu).map_err(js_err)?;
-        let haps = exemplar_haps(&net_cpu, &bundle, &cpu);
+        let haps = match haps {
+            Some(h) => h
+                .iter()
+                .map(|a| a.dyn_into::<Float32Array>().map(|a| a.to_vec()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| js_err("haps must be Float32Arrays"))?,
+            None => {
+                let n = bundle.manifest.exemplar_ids.len();
+                haps_of(&net_cpu, &bundle, 0..n).await?
+            }
+        };
         let model = PageModel::from_exemplar_haps(&bundle, &haps).map_err(js_err)?;
         let (kind, device, fallback) = choose(&backend).await.map_err(js_err)?;
         let net = match kind {
@@ -237,7 +330,7 @@ impl Hapscope {
             if !(eps > 0.0 && eps <= 1.0) {
                 return Err(js_err(format!("ε must be in (0, 1], got {eps}")));
             }
-            let before = s.analysis(&pixels).await?;
+            let (before, _) = s.analysis(&pixels).await?;
             let label = before.answer;
             let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, 28, 28]), &s.device);
             let y =

@@ -103,7 +103,7 @@ pub fn bench() -> Result {
             ));
         }
     }
-    rows.sort_by(|a, b| b.2.cmp(&a.2));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.2));
     let json = node_against_dist("tests/e2e/bench.mjs", true)?;
     let mb = |b: usize| b as f64 / 1e6;
     println!("## Transfer (dist/, gzip -9 as a static host serves it)\n");

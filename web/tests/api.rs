@@ -1,0 +1,181 @@
+//! The JS-facing API (`Hapscope.load`, `analyze`, `attack`) on both backends, with a tiny
+//! bundle made here from four synthetic digits (the page's real bundle is tested end to end
+//! by tests/e2e). Runs in a dedicated worker, as the page does.
+
+use burn::prelude::*;
+use hapscope_core::artifact::LibraryArtifact;
+use hapscope_core::hebbian::Links;
+use hapscope_core::library::Library;
+use hapscope_models::experiment::to_host;
+use hapscope_models::page::bundle::file_ref;
+use hapscope_models::page::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
+use hapscope_models::weights::lenet_from_bytes;
+use hapscope_web::Hapscope;
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+const WEIGHTS: &[u8] = include_bytes!("../../models/weights/mnist-lenet.safetensors");
+
+/// Four synthetic digits as bytes: soft vertical strokes at different places.
+fn digit_bytes() -> Vec<u8> {
+    (0..4 * 784)
+        .map(|i| {
+            let (k, p) = (i / 784, i % 784);
+            let (x, y) = ((p % 28) as f32, (p / 28) as f32);
+            let d = (x - 8.0 - 3.0 * k as f32).abs() + (y - 14.0).abs() * 0.3;
+            ((1.0 - d / 4.0).clamp(0.0, 1.0) * 255.0).round() as u8
+        })
+        .collect()
+}
+
+/// A bundle whose libraries store all four digits in every layer.
+fn bundle() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
+    let ex = digit_bytes();
+    let cpu = Device::flex();
+    let net = lenet_from_bytes(WEIGHTS, &cpu).unwrap();
+    let px: Vec<f32> = ex.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let taps = to_host(net.forward_taps(Tensor::<4>::from_data(
+        TensorData::new(px, [4, 1, 28, 28]),
+        &cpu,
+    )));
+    let (mut layers, mut files) = (Vec::new(), Vec::new());
+    for (name, dim, values) in &taps.layers {
+        let mut lib = Library::new(*dim, 0.99999).unwrap();
+        for (i, row) in values.chunks(*dim).enumerate() {
+            lib.offer(row, i as u32).unwrap();
+        }
+        let n = lib.len();
+        let w = (0..n * 10)
+            .map(|j| {
+                if j % 10 == (j / 10) * 3 % 10 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
+            .collect();
+        let links = Links::from_parts(n, 10, w).unwrap();
+        let bytes = LibraryArtifact::new(name, &lib, &links, false)
+            .unwrap()
+            .encode();
+        layers.push(LayerRef {
+            name: name.to_string(),
+            theta: lib.theta(),
+            nodes: n,
+            file: file_ref(&format!("{name}.haplib"), &bytes),
+        });
+        files.push(bytes);
+    }
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        source: "four synthetic digits".into(),
+        weights: file_ref("lenet.safetensors", WEIGHTS),
+        exemplars: file_ref("exemplars.u8", &ex),
+        exemplar_ids: vec![0, 1, 2, 3],
+        exemplar_labels: vec![1, 1, 1, 1],
+        layers,
+        top_a: 2,
+        calibration: Calibration {
+            variant: "eq5".into(),
+            threshold: 0.5,
+            false_positive_rate: 0.05,
+            digits: 100,
+        },
+        holdout_every: 10,
+    };
+    (serde_json::to_vec(&manifest).unwrap(), ex, files)
+}
+
+async fn load(backend: &str, libs: &[Vec<u8>]) -> Result<Hapscope, String> {
+    let (manifest, ex, _) = bundle();
+    let arr = Array::new();
+    for l in libs {
+        arr.push(&Uint8Array::from(l.as_slice()));
+    }
+    Hapscope::load(manifest, WEIGHTS.to_vec(), ex, arr, backend.into(), None)
+        .await
+        .map_err(|e| js_sys::Error::from(e).message().into())
+}
+
+fn get(v: &JsValue, path: &[&str]) -> JsValue {
+    path.iter().fold(v.clone(), |v, k| match k.parse::<u32>() {
+        Ok(i) => Reflect::get_u32(&v, i).unwrap(),
+        Err(_) => Reflect::get(&v, &(*k).into()).unwrap(),
+    })
+}
+
+/// `(answer, per-layer top-1, CPL)` of an analysis.
+fn summary(a: &JsValue) -> (f64, Vec<f64>, f64) {
+    let top1 = (0..4)
+        .map(|l| {
+            get(a, &["layers", &l.to_string(), "top3", "0", "0"])
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    (
+        get(a, &["answer"]).as_f64().unwrap(),
+        top1,
+        get(a, &["cpl"]).as_f64().unwrap(),
+    )
+}
+
+#[wasm_bindgen_test]
+async fn analyze_and_attack_agree_across_backends() {
+    let (_, ex, libs) = bundle();
+    let px: Vec<f32> = ex[784..1568]
+        .iter()
+        .map(|&b| f32::from(b) / 255.0)
+        .collect();
+    let mut results = Vec::new();
+    for backend in ["cpu", "webgpu"] {
+        let h = load(backend, &libs).await.unwrap();
+        assert_eq!(h.backend(), backend);
+        let a = JsFuture::from(h.analyze(px.clone())).await.unwrap();
+        assert_eq!(get(&a, &["backend"]).as_string().unwrap(), backend);
+        // A stored exemplar is its own nearest node in every layer, at cosine ≈ 1.
+        for l in 0..4 {
+            let l = l.to_string();
+            assert_eq!(
+                get(&a, &["layers", &l, "exemplars", "0"]).as_f64(),
+                Some(1.0)
+            );
+            let s = get(&a, &["layers", &l, "similarity", "0"])
+                .as_f64()
+                .unwrap();
+            assert!(s > 0.9999, "layer {l}: {s}");
+        }
+        results.push(summary(&a));
+        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1)).await.unwrap();
+        let adv: Vec<f32> = js_sys::Float32Array::from(get(&r, &["adversarial"])).to_vec();
+        assert_eq!(adv.len(), 784);
+        assert!(
+            adv.iter()
+                .zip(&px)
+                .all(|(a, b)| (a - b).abs() <= 0.1 + 1e-6)
+        );
+        let bad = JsFuture::from(h.analyze(vec![f32::NAN; 784]))
+            .await
+            .unwrap_err();
+        assert!(String::from(js_sys::Error::from(bad).message()).contains("finite"));
+    }
+    let (cpu, gpu) = (&results[0], &results[1]);
+    assert_eq!((cpu.0, &cpu.1), (gpu.0, &gpu.1));
+    assert!((cpu.2 - gpu.2).abs() < 1e-4, "CPL {} vs {}", cpu.2, gpu.2);
+}
+
+#[wasm_bindgen_test]
+async fn a_corrupted_library_is_named() {
+    let (_, _, mut libs) = bundle();
+    let mid = libs[1].len() / 2;
+    libs[1][mid] ^= 0x40;
+    let e = load("cpu", &libs).await.err().unwrap();
+    assert!(e.contains("CN2.haplib") && e.contains("SHA-256"), "{e}");
+    libs[1].truncate(mid);
+    let e = load("cpu", &libs).await.err().unwrap();
+    assert!(e.contains("CN2.haplib") && e.contains("truncated"), "{e}");
+}
