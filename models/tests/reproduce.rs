@@ -150,15 +150,17 @@ fn reproduce_mnist_fast_invariants() {
 fn check_against_full_run(fast: &Value) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/mnist-full/fig2.json");
     let full: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let grid = |v: &Value| -> Vec<f64> {
-        v["grid"]
-            .as_array()
-            .unwrap()
+    // θ grid of a layer: per layer in current output, once per figure in the older full run.
+    let grid = |fig: &Value, layer: &Value| -> Vec<f64> {
+        layer
+            .get("grid")
+            .or_else(|| fig.get("grid"))
+            .and_then(Value::as_array)
+            .expect("a θ grid")
             .iter()
             .map(|t| t.as_f64().unwrap())
             .collect()
     };
-    let (fast_grid, full_grid) = (grid(fast), grid(&full));
     let mut compared = 0;
     for (fl, ful) in fast["layers"]
         .as_array()
@@ -167,6 +169,7 @@ fn check_against_full_run(fast: &Value) {
         .zip(full["layers"].as_array().unwrap())
     {
         assert_eq!(fl["name"], ful["name"]);
+        let (fast_grid, full_grid) = (grid(fast, fl), grid(&full, ful));
         for (i, t) in fast_grid.iter().enumerate() {
             let Some(j) = full_grid.iter().position(|u| (u - t).abs() < 1e-4) else {
                 continue;
