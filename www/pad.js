@@ -11,7 +11,7 @@ export class Pad {
     canvas.addEventListener('pointerdown', (e) => {
       canvas.setPointerCapture(e.pointerId);
       this.last = this.pos(e);
-      this.stroke(this.last, this.last);
+      this.dot(this.last);
     });
     canvas.addEventListener('pointermove', (e) => {
       if (!this.last) return;
@@ -42,6 +42,14 @@ export class Pad {
     g.moveTo(a[0], a[1]);
     g.lineTo(b[0], b[1]);
     g.stroke();
+  }
+
+  // A tap leaves a round dot (a zero-length stroke draws nothing).
+  dot([x, y]) {
+    this.g.fillStyle = '#fff';
+    this.g.beginPath();
+    this.g.arc(x, y, this.c.width / 28, 0, 2 * Math.PI);
+    this.g.fill();
   }
 
   schedule(ms = this.debounceMs) {

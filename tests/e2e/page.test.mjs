@@ -40,7 +40,10 @@ await check('draw, predictions per layer, attack, screenshot (CPU)', async () =>
   const { page, info } = await open(browser, 'cpu', requests);
   assert.equal(info.backend, 'cpu');
   await drawSeven(page);
-  await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 });
+  await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 }).catch(async (e) => {
+    await page.screenshot({ path: `${OUT}/draw-failed.png` });
+    throw new Error(`no prediction after drawing; the page says: "${await page.locator('#input-error').textContent()}" (${e.message})`);
+  });
   const layers = await page.locator('#layers li').evaluateAll((els) => els.map((e) => e.dataset.layer));
   assert.deepEqual(layers, ['CN1', 'CN2', 'FC1', 'FC2', 'answer']);
   const answer = await page.locator('#layers li[data-layer="answer"] .answer').textContent();
@@ -54,7 +57,8 @@ await check('draw, predictions per layer, attack, screenshot (CPU)', async () =>
   assert.match(await page.locator('#adv-caption').textContent(), /after PGD \(ε 0\.30\): the network answers \d/);
   assert.equal(await page.locator('#adv-layers li').count(), 5);
   await page.setViewportSize({ width: 1200, height: 900 });
-  await page.screenshot({ path: `${OUT}/page.png`, fullPage: false });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${OUT}/page.png`, fullPage: true });
   // A blank canvas: Clear leaves no stale prediction; a single dot still gets an answer.
   await page.locator('#clear').click();
   assert.equal(await page.locator('#layers li').count(), 0);
