@@ -6,12 +6,14 @@ import { readFileSync } from 'node:fs';
 
 export const BASE = process.env.HAPSCOPE_URL ?? 'http://127.0.0.1:8080';
 
-export async function launch() {
+/** Debian's Chromium, headless; `webgpu: false` leaves WebGPU without an adapter. */
+export async function launch({ webgpu = true } = {}) {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     // playwright starts Chromium with a fresh temporary --user-data-dir of its own.
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: ['--no-sandbox', ...(webgpu ? ['--enable-unsafe-webgpu'] : ['--disable-gpu']),
+      '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
   return browser;
 }

@@ -88,6 +88,48 @@ await check('window.hapscope rejects bad input with a message and stays usable',
   await page.close();
 });
 
+await check('uploads that are not images get a message; the page stays usable', async () => {
+  const { page } = await open(browser, 'cpu', requests);
+  await page.setInputFiles('#upload', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  await page.locator('#input-error', { hasText: 'notes.txt is not an image' }).waitFor({ timeout: 10_000 });
+  await page.setInputFiles('#upload', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('\x89PNG not really') });
+  await page.locator('#input-error', { hasText: 'broken.png could not be decoded' }).waitFor({ timeout: 10_000 });
+  await drawSeven(page);
+  await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 });
+  await page.close();
+});
+
+await check('a corrupted or truncated library file is named on the page', async () => {
+  for (const [how, mangle] of [['corrupted', (b) => { b[b.length >> 1] ^= 0x40; return b; }], ['truncated', (b) => b.subarray(0, b.length >> 1)]]) {
+    const page = await browser.newPage();
+    await page.route('**/model/CN2.haplib', async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, body: Buffer.from(mangle(new Uint8Array(await res.body()))) });
+    });
+    await page.goto(`${BASE}/?backend=cpu`);
+    await page.locator('#status.failed').waitFor({ timeout: 30_000 });
+    const status = await page.locator('#status').textContent();
+    assert.match(status, /Could not load the model: CN2\.haplib/, `${how}: ${status}`);
+    await page.close();
+  }
+});
+
+await check('without a WebGPU adapter the page falls back to the CPU with the same answers', async () => {
+  const plain = await launch({ webgpu: false });
+  try {
+    const { page, info } = await open(plain, 'auto', requests);
+    assert.equal(info.backend, 'cpu');
+    assert.match(info.fallback ?? '', /WebGPU/);
+    assert.match(await page.locator('#backend').textContent(), /CPU — .*WebGPU/);
+    const g = golden.digits[0];
+    const a = await page.evaluate((px) => window.hapscope.analyze(Float32Array.from(px)), digits[g.id]);
+    assert.equal(a.answer, g.answer);
+    assert.deepEqual(a.layers.map((l) => l.top3[0][0]), g.top1);
+  } finally {
+    await plain.close();
+  }
+});
+
 for (const backend of ['cpu', 'webgpu']) {
   await check(`fidelity against the native pipeline, ${backend}`, async () => {
     const { page, info } = await open(browser, backend, requests);
