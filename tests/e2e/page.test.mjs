@@ -51,17 +51,17 @@ await check('draw, predictions per layer, attack, screenshot (CPU)', async () =>
   assert.equal(await page.locator('#layers li[data-layer="CN1"] .bar').count(), 3);
   assert.ok(await page.locator('#layers li[data-layer="FC1"] canvas.thumb').count() >= 1, 'exemplar thumbnails');
   assert.match(await page.locator('#verdict').textContent(), /CPL \d\.\d{3}/);
+  await page.screenshot({ path: `${OUT}/page.png` });
   await page.locator('#eps').fill('0.3');
   await page.locator('#attack').click();
   await page.locator('#attack-result').waitFor({ state: 'visible', timeout: 60_000 });
   assert.match(await page.locator('#adv-caption').textContent(), /after PGD \(ε 0\.30\): the network answers \d/);
   assert.equal(await page.locator('#adv-layers li').count(), 5);
-  await page.setViewportSize({ width: 1200, height: 900 });
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: `${OUT}/page.png`, fullPage: true });
+  await page.screenshot({ path: `${OUT}/attack.png`, fullPage: true });
   // A blank canvas: Clear leaves no stale prediction; a single dot still gets an answer.
   await page.locator('#clear').click();
   assert.equal(await page.locator('#layers li').count(), 0);
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = await page.locator('#pad').boundingBox();
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 });
