@@ -57,8 +57,8 @@ fn node_against_dist(script: &str, capture: bool) -> Result<String> {
         return Err(format!("node {script} failed ({status})"));
     }
     eprintln!(
-        "xtask: screenshot in {}",
-        out_dir.join("page.png").display()
+        "xtask: screenshots page.png and attack.png in {}",
+        out_dir.display()
     );
     Ok(String::new())
 }
