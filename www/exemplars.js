@@ -1,12 +1,11 @@
 // Library nodes are stored training digits: their 28 × 28 bytes come with the model, so the
 // page can show the nearest exemplars behind each layer's prediction.
 export class Exemplars {
-  async load() {
-    const m = await (await fetch('model/manifest.json')).json();
-    const res = await fetch(`model/${m.exemplars.name}`);
-    this.bytes = new Uint8Array(await res.arrayBuffer());
-    this.ids = m.exemplar_ids;
-    this.labels = m.exemplar_labels;
+  /** Takes the exemplars the worker loaded (and checked): `{bytes, ids, labels}`. */
+  set({ bytes, ids, labels }) {
+    this.bytes = bytes;
+    this.ids = ids;
+    this.labels = labels;
   }
 
   /** Row of source id `id` (binary search), or -1. */

@@ -30,7 +30,8 @@ const toF32 = (pixels) => (pixels instanceof Float32Array ? pixels : Float32Arra
 const ready = (async () => {
   const backend = params.get('backend') ?? 'auto';
   engine.onchange = showBackend;
-  const [info] = await Promise.all([engine.start(backend), exemplars.load()]);
+  const info = await engine.start(backend);
+  exemplars.set(info.exemplars);
   const c = info;
   $('calibration').textContent =
     `Threshold ${c.threshold.toFixed(3)}, calibrated on ${c.calibration_digits.toLocaleString('en')} clean held-out digits: ` +
@@ -106,15 +107,8 @@ $('upload').onchange = async (e) => {
 
 /** Decodes an image in the browser (it never leaves the page) to luminance, at most 512 px a side. */
 async function decodePhoto(file) {
-  let probe;
-  try {
-    probe = await createImageBitmap(file, { resizeWidth: 1, resizeHeight: 1 });
-  } catch {
-    throw new Error(`${file.name} could not be decoded as an image`);
-  }
-  probe.close();
   const img = await createImageBitmap(file).catch(() => {
-    throw new Error(`${file.name} is too large to decode`);
+    throw new Error(`${file.name} could not be decoded as an image (corrupt, or too large to decode)`);
   });
   if (img.width * img.height > MAX_UPLOAD_PIXELS) {
     img.close();

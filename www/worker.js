@@ -1,6 +1,7 @@
 // The page's Web Worker: owns the wasm module (hapscope-web) so the page never freezes
 // while the network, the libraries or PGD run. Messages: {id, op, args} → {id, ok, result|error}.
 import init, { Hapscope, exemplarHaps, preprocess, photoInk } from './pkg/hapscope_web.js';
+import { Rpc } from './rpc.js';
 
 let model = null;
 
@@ -32,15 +33,16 @@ async function load({ backend }) {
   }
   const [weights, exemplars, ...libraries] = await Promise.all(files.map(fetchBytes));
   const t1 = performance.now();
-  const all = [await manifestBytes, weights, exemplars, libraries];
-  const haps = await shareHaps(all, manifest.exemplar_ids.length, helpers);
+  const haps = await shareHaps([weights, exemplars], manifest.exemplar_ids.length, helpers);
   const th = performance.now();
-  model = await Hapscope.load(...all, backend, haps);
+  model = await Hapscope.load(await manifestBytes, weights, exemplars, libraries, backend, haps);
   const t2 = performance.now();
   return {
     ...model.info(),
     loadMs: t2 - t0,
     phases: { downloadAndCompileMs: t1 - t0, exemplarHapsMs: th - t1, librariesMs: t2 - th },
+    // The page draws the nearest exemplars from these (checked by the load); no second download.
+    exemplars: { bytes: exemplars, ids: manifest.exemplar_ids, labels: manifest.exemplar_labels },
   };
 }
 
@@ -49,22 +51,10 @@ async function load({ backend }) {
 function spawnHelpers(module) {
   const count = Math.min(3, (navigator.hardwareConcurrency || 1) - 1);
   return Array.from({ length: Math.max(0, count) }, () => {
-    const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    const pending = new Map();
-    let next = 1;
-    const fail = (msg) => { for (const p of pending.values()) p.reject(new Error(msg)); pending.clear(); };
-    w.onmessage = (e) => {
-      const p = pending.get(e.data.id);
-      pending.delete(e.data.id);
-      if (p) e.data.ok ? p.resolve(e.data.result) : p.reject(new Error(e.data.error));
-    };
-    w.onerror = (e) => { e.preventDefault(); fail(e.message || 'helper worker failed'); };
-    const call = (op, args) => new Promise((resolve, reject) => {
-      const id = next++;
-      pending.set(id, { resolve, reject });
-      w.postMessage({ id, op, args });
-    });
-    return { ready: call('init', { module }), call, close: () => w.terminate() };
+    const h = new Rpc();
+    h.ready = h.call('init', { module });
+    h.ready.catch(() => {}); // a failed helper only loses its share (see shareHaps)
+    return h;
   });
 }
 

@@ -189,15 +189,16 @@ fn bundle_from_js(
     Bundle::assemble(manifest, weights, exemplars, libs).map_err(js_err)
 }
 
-/// Per-layer HAPs of exemplar rows `rows` on the CPU, read asynchronously.
+/// Per-layer HAPs of rows `rows` of `exemplars` on the CPU, read asynchronously.
 async fn haps_of(
     net: &LeNet,
-    bundle: &Bundle,
+    exemplars: &[u8],
     rows: std::ops::Range<usize>,
 ) -> Result<Vec<Vec<f32>>, JsValue> {
     let cpu = Device::flex();
-    let mut haps = vec![Vec::new(); bundle.libraries.len()];
-    for taps in exemplar_taps(net, bundle, rows, &cpu) {
+    let mut haps: Vec<Vec<f32>> = Vec::new();
+    for taps in exemplar_taps(net, exemplars, rows, &cpu) {
+        haps.resize(taps.layers.len(), Vec::new());
         for (h, (_, t)) in haps.iter_mut().zip(taps.layers) {
             h.extend(read(t).await?);
         }
@@ -206,20 +207,18 @@ async fn haps_of(
 }
 
 /// The HAPs of exemplar rows `start..end` on the CPU, one `Float32Array` per layer
-/// (`rows × dim`): the share of the load one helper worker computes.
+/// (`rows × dim`): the share of the load one helper worker computes. The bytes are the
+/// bundle's; `Hapscope.load` verifies them (and the HAPs' shapes) when the shares arrive.
 #[wasm_bindgen(js_name = exemplarHaps)]
 pub async fn exemplar_haps(
-    manifest: Vec<u8>,
     weights: Vec<u8>,
     exemplars: Vec<u8>,
-    libraries: Array,
     start: usize,
     end: usize,
 ) -> Result<Array, JsValue> {
-    let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?;
-    let net = lenet_from_bytes(&bundle.weights, &Device::flex()).map_err(js_err)?;
+    let net = lenet_from_bytes(&weights, &Device::flex()).map_err(js_err)?;
     let out = Array::new();
-    for h in haps_of(&net, &bundle, start..end).await? {
+    for h in haps_of(&net, &exemplars, start..end).await? {
         out.push(&Float32Array::from(h.as_slice()));
     }
     Ok(out)
@@ -254,8 +253,8 @@ impl Hapscope {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| js_err("haps must be Float32Arrays"))?,
             None => {
-                let n = bundle.manifest.exemplar_ids.len();
-                haps_of(&net_cpu, &bundle, 0..n).await?
+                let all = 0..bundle.manifest.exemplar_ids.len();
+                haps_of(&net_cpu, &bundle.exemplars, all).await?
             }
         };
         let model = PageModel::from_exemplar_haps(&bundle, &haps).map_err(js_err)?;
@@ -330,8 +329,8 @@ impl Hapscope {
             if !(eps > 0.0 && eps <= 1.0) {
                 return Err(js_err(format!("ε must be in (0, 1], got {eps}")));
             }
-            let (before, _) = s.analysis(&pixels).await?;
-            let label = before.answer;
+            // The attack moves the digit away from the network's current answer.
+            let label = s.taps(&pixels).await?.answers[0];
             let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, 28, 28]), &s.device);
             let y =
                 Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &s.device);

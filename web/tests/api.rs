@@ -9,6 +9,7 @@ use hapscope_core::library::Library;
 use hapscope_models::experiment::to_host;
 use hapscope_models::page::bundle::file_ref;
 use hapscope_models::page::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
+use hapscope_models::page::model::exemplar_pixels;
 use hapscope_models::weights::lenet_from_bytes;
 use hapscope_web::Hapscope;
 use js_sys::{Array, Reflect, Uint8Array};
@@ -16,28 +17,17 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
+mod common;
+use common::{WEIGHTS, digit_bytes};
+
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
-
-const WEIGHTS: &[u8] = include_bytes!("../../models/weights/mnist-lenet.safetensors");
-
-/// Four synthetic digits as bytes: soft vertical strokes at different places.
-fn digit_bytes() -> Vec<u8> {
-    (0..4 * 784)
-        .map(|i| {
-            let (k, p) = (i / 784, i % 784);
-            let (x, y) = ((p % 28) as f32, (p / 28) as f32);
-            let d = (x - 8.0 - 3.0 * k as f32).abs() + (y - 14.0).abs() * 0.3;
-            ((1.0 - d / 4.0).clamp(0.0, 1.0) * 255.0).round() as u8
-        })
-        .collect()
-}
 
 /// A bundle whose libraries store all four digits in every layer.
 fn bundle() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
     let ex = digit_bytes();
     let cpu = Device::flex();
     let net = lenet_from_bytes(WEIGHTS, &cpu).unwrap();
-    let px: Vec<f32> = ex.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let px = exemplar_pixels(&ex, 0..4);
     let taps = to_host(net.forward_taps(Tensor::<4>::from_data(
         TensorData::new(px, [4, 1, 28, 28]),
         &cpu,

@@ -10,22 +10,10 @@ use hapscope_models::weights::lenet_from_bytes;
 use hapscope_web::backend::webgpu;
 use wasm_bindgen_test::*;
 
+mod common;
+use common::{WEIGHTS, digits};
+
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
-
-/// The committed MNIST weights (the page ships the same file).
-const WEIGHTS: &[u8] = include_bytes!("../../models/weights/mnist-lenet.safetensors");
-
-/// Four deterministic "digits": soft strokes at different places.
-fn digits() -> Vec<f32> {
-    (0..4 * 784)
-        .map(|i| {
-            let (k, p) = (i / 784, i % 784);
-            let (x, y) = ((p % 28) as f32, (p / 28) as f32);
-            let d = (x - 8.0 - 3.0 * k as f32).abs() + (y - 14.0).abs() * 0.3;
-            (1.0 - d / 4.0).clamp(0.0, 1.0)
-        })
-        .collect()
-}
 
 async fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data_async()

@@ -122,20 +122,10 @@ pub fn bench() -> Result {
     Ok(())
 }
 
-/// Formats bench.mjs's JSON without a JSON library: `"key":number` lookups per backend.
+/// Formats bench.mjs's JSON (`{cpu: {...}, webgpu: {...}}`) as a Markdown table.
 fn timing_table(json: &str) -> Result<String> {
-    let num = |obj: &str, key: &str| -> Result<f64> {
-        let k = format!("\"{key}\":");
-        let at = obj
-            .find(&k)
-            .ok_or(format!("bench output lacks {key}: {json}"))?
-            + k.len();
-        let end = obj[at..].find([',', '}']).map_or(obj.len(), |e| at + e);
-        obj[at..end]
-            .trim()
-            .parse()
-            .map_err(|_| format!("bench output: {key} is not a number"))
-    };
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| format!("bench output is not JSON ({e}): {json}"))?;
     let mut t = String::from(
         "| backend | load (libraries built) | first answer after navigation (budget 3 s) | `analyze` median (budget 20 ms) | PGD-40, one digit (budget 1 s) |\n|---|---:|---:|---:|---:|\n",
     );
@@ -143,18 +133,36 @@ fn timing_table(json: &str) -> Result<String> {
         ("cpu", "CPU (burn-flex, wasm SIMD128)"),
         ("webgpu", "WebGPU — SwiftShader, a software GPU"),
     ] {
-        let at = json
-            .find(&format!("\"{key}\":{{"))
-            .ok_or(format!("bench output lacks {key}: {json}"))?;
-        let obj = &json[at..];
-        let obj = &obj[..obj.find('}').map_or(obj.len(), |e| e + 1)];
+        let num = |k: &str| {
+            v[key][k]
+                .as_f64()
+                .ok_or(format!("bench output lacks {key}.{k}: {json}"))
+        };
         t.push_str(&format!(
             "| {label} | {:.0} ms | {:.0} ms | {:.1} ms | {:.0} ms |\n",
-            num(obj, "loadMs")?,
-            num(obj, "firstAnswerMs")?,
-            num(obj, "analyzeMedianMs")?,
-            num(obj, "pgdMedianMs")?
+            num("loadMs")?,
+            num("firstAnswerMs")?,
+            num("analyzeMedianMs")?,
+            num("pgdMedianMs")?
         ));
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timing_table_reads_both_backends() {
+        let json = r#"{"cpu":{"backend":"cpu","loadMs":1964.2,"firstAnswerMs":2592,"analyzeMedianMs":11.34,"pgdMedianMs":198.4},"webgpu":{"backend":"webgpu","loadMs":1852,"firstAnswerMs":3480,"analyzeMedianMs":149.3,"pgdMedianMs":9844}}"#;
+        let t = super::timing_table(json).unwrap();
+        assert!(
+            t.contains("| CPU (burn-flex, wasm SIMD128) | 1964 ms | 2592 ms | 11.3 ms | 198 ms |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| 1852 ms | 3480 ms | 149.3 ms | 9844 ms |"),
+            "{t}"
+        );
+        assert!(super::timing_table(r#"{"cpu":{}}"#).is_err());
+    }
 }

@@ -20,6 +20,8 @@ pub const MNIST_MEAN: f32 = 0.1307;
 pub const MNIST_STD: f32 = 0.3081;
 /// The tap names, input to output.
 pub const LENET_TAPS: [&str; 4] = ["CN1", "CN2", "FC1", "FC2"];
+/// The taps' HAP lengths: 20×24×24, 50×8×8, 500, 10.
+pub const LENET_TAP_DIMS: [usize; 4] = [11_520, 3_200, 500, 10];
 
 /// The MNIST LeNet.
 #[derive(Module, Debug)]
@@ -93,6 +95,10 @@ mod tests {
         assert_eq!(
             taps.layers.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
             LENET_TAPS
+        );
+        assert_eq!(
+            dims.iter().map(|(_, [_, d])| *d).collect::<Vec<_>>(),
+            LENET_TAP_DIMS
         );
     }
 }

@@ -16,7 +16,7 @@ use super::model::{PageModel, calibrate, exemplar_pixels};
 use crate::data::images::LabelledImages;
 use crate::experiment::{HostTaps, to_host};
 use crate::method::{LinkBuilder, library_builder};
-use crate::nets::lenet::{LENET_TAPS, LeNet};
+use crate::nets::lenet::{LENET_TAP_DIMS, LENET_TAPS, LeNet};
 use crate::taps::Taps;
 
 /// Digits per forward pass.
@@ -82,10 +82,9 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
     let train: Vec<usize> = (0..digits.count)
         .filter(|&i| !held_out(i, opts.holdout_every))
         .collect();
-    let dims = [11_520usize, 3_200, 500, 10];
     // Pass 1: libraries (source ids count training rows; mapped to digit ids below).
     let mut builders = Vec::new();
-    for (&dim, &theta) in dims.iter().zip(&opts.thetas) {
+    for (&dim, &theta) in LENET_TAP_DIMS.iter().zip(&opts.thetas) {
         builders.push(library_builder(dim, theta, kernel.clone(), true).map_err(err("library"))?);
     }
     for (b, rows) in train.chunks(BATCH).enumerate() {
@@ -196,21 +195,22 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
     Ok(bundle)
 }
 
-/// The forward passes over exemplar rows `rows`, in order, a batch at a time: each item
-/// holds the batch's taps on `device`, for the caller to read (synchronously natively,
-/// asynchronously in the page, which splits the rows across workers).
+/// The forward passes over rows `rows` of `exemplars` (784 bytes each, as a bundle ships
+/// them), in order, a batch at a time: each item holds the batch's taps on `device`, for the
+/// caller to read (synchronously natively, asynchronously in the page, which splits the rows
+/// across workers).
 pub fn exemplar_taps<'a>(
     net: &'a LeNet,
-    bundle: &'a Bundle,
+    exemplars: &'a [u8],
     rows: std::ops::Range<usize>,
     device: &'a Device,
 ) -> impl Iterator<Item = Taps> + 'a {
-    let n = rows.end.min(bundle.manifest.exemplar_ids.len());
+    let n = rows.end.min(exemplars.len() / DIGIT_BYTES);
     (rows.start.min(n)..n)
         .step_by(EXEMPLAR_BATCH)
         .map(move |start| {
             let end = (start + EXEMPLAR_BATCH).min(n);
-            let px = exemplar_pixels(bundle, start..end);
+            let px = exemplar_pixels(exemplars, start..end);
             let x = Tensor::<4>::from_data(TensorData::new(px, [end - start, 1, 28, 28]), device);
             net.forward_taps(x)
         })
@@ -219,8 +219,8 @@ pub fn exemplar_taps<'a>(
 /// The HAPs of every exemplar, per layer (`exemplars × dim` values each).
 pub fn exemplar_haps(net: &LeNet, bundle: &Bundle, device: &Device) -> Vec<Vec<f32>> {
     let mut haps = vec![Vec::new(); bundle.libraries.len()];
-    let n = bundle.manifest.exemplar_ids.len();
-    for taps in exemplar_taps(net, bundle, 0..n, device) {
+    let all = 0..bundle.manifest.exemplar_ids.len();
+    for taps in exemplar_taps(net, &bundle.exemplars, all, device) {
         for (h, (_, _, values)) in haps.iter_mut().zip(to_host(taps).layers) {
             h.extend(values);
         }

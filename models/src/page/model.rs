@@ -64,9 +64,10 @@ pub struct PageModel {
     pub calibration: Calibration,
 }
 
-/// Exemplar rows `rows` as pixels in [0, 1] (byte / 255), row-major, ready for a forward pass.
-pub fn exemplar_pixels(bundle: &Bundle, rows: std::ops::Range<usize>) -> Vec<f32> {
-    bundle.exemplars[rows.start * DIGIT_BYTES..rows.end * DIGIT_BYTES]
+/// Exemplar rows `rows` of `exemplars` (784 bytes each) as pixels in [0, 1] (byte / 255),
+/// row-major, ready for a forward pass.
+pub fn exemplar_pixels(exemplars: &[u8], rows: std::ops::Range<usize>) -> Vec<f32> {
+    exemplars[rows.start * DIGIT_BYTES..rows.end * DIGIT_BYTES]
         .iter()
         .map(|&b| f32::from(b) / 255.0)
         .collect()

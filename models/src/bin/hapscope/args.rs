@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use hapscope_models::experiment::detect::MNIST_SETS;
 
 /// hapscope: see how a network reaches its answer, layer by layer, and when it is being
 /// fooled — library networks of hidden-layer activity patterns (Lee 2019).
@@ -51,7 +52,7 @@ pub struct PageArgs {
     #[arg(long, value_name = "DIR", default_value = "dist/model")]
     pub out: PathBuf,
     /// θ for CN1, CN2, FC1, FC2 (default: Table 1's set 4, the best detector in the full run).
-    #[arg(long, value_name = "θ", num_args = 4, default_values_t = [0.55f32, 0.75, 0.8, 0.85])]
+    #[arg(long, value_name = "θ", num_args = 4, default_values_t = MNIST_SETS[3])]
     pub thetas: Vec<f32>,
     /// False-positive rate of the verdict on clean held-out digits.
     #[arg(long, default_value_t = 0.05)]

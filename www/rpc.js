@@ -1,0 +1,39 @@
+// Request/response over a Web Worker: {id, op, args} → {id, ok, result | error, fatal}.
+// Used by the page for its worker and by that worker for its helpers.
+export class Rpc {
+  constructor() {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.pending = new Map();
+    this.next = 1;
+    this.worker.onmessage = (e) => {
+      const p = this.pending.get(e.data.id);
+      if (!p) return;
+      this.pending.delete(e.data.id);
+      if (e.data.ok) p.resolve(e.data.result);
+      else p.reject(Object.assign(new Error(e.data.error), { fatal: e.data.fatal, backend: e.data.backend }));
+    };
+    this.worker.onerror = (e) => {
+      e.preventDefault();
+      this.fail(Object.assign(new Error(`the worker failed: ${e.message || 'unknown error'}`), { fatal: true }));
+    };
+  }
+
+  /** Rejects every pending request with `err`. */
+  fail(err) {
+    for (const { reject } of this.pending.values()) reject(err);
+    this.pending.clear();
+  }
+
+  call(op, args = {}) {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, args });
+    });
+  }
+
+  close() {
+    this.worker.terminate();
+    this.fail(new Error('the worker was stopped'));
+  }
+}
