@@ -56,6 +56,17 @@ window.hapscope = {
     await ready;
     return engine.run('attack', { pixels: toF32(pixels), eps, seed });
   },
+  /** Memory in use: the page's JS heap (Chromium only) and the analysing worker's wasm memory. */
+  async memory() {
+    await ready;
+    const { wasmBytes } = await engine.rpc.call('memory');
+    return { jsHeapBytes: performance.memory?.usedJSHeapSize ?? null, wasmBytes };
+  },
+  /** Test hook: destroys the worker's WebGPU device, as a driver reset would (0 on the CPU). */
+  async simulateDeviceLoss() {
+    await ready;
+    return engine.rpc.call('loseDevice');
+  },
 };
 
 // --- drawing and upload ---------------------------------------------------------------------
@@ -85,49 +96,21 @@ $('clear').onclick = () => {
   drawDigit($('preview'), new Float32Array(784));
 };
 
-const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
-const MAX_UPLOAD_PIXELS = 50e6;
+// The file goes to the worker, which checks its header before decoding it (see worker.js).
 $('upload').onchange = async (e) => {
   const file = e.target.files[0];
   e.target.value = '';
   if (!file) return;
   $('input-error').textContent = '';
   try {
-    if (!file.type.startsWith('image/')) throw new Error(`${file.name} is not an image (${file.type || 'unknown type'})`);
-    if (file.size > MAX_UPLOAD_BYTES) throw new Error(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB; the limit is 20 MB`);
-    const { luma, width, height } = await decodePhoto(file);
     await ready;
-    const r = await engine.run('analyzePhoto', { luma, width, height });
+    const r = await engine.run('analyzeFile', { file });
     pad.clear();
     show(r.digit, r.analysis);
   } catch (err) {
-    $('input-error').textContent = `Upload: ${err.message}`;
+    $('input-error').textContent = `Upload: ${file.name}: ${err.message}`;
   }
 };
-
-/** Decodes an image in the browser (it never leaves the page) to luminance, at most 512 px a side. */
-async function decodePhoto(file) {
-  const img = await createImageBitmap(file).catch(() => {
-    throw new Error(`${file.name} could not be decoded as an image (corrupt, or too large to decode)`);
-  });
-  if (img.width * img.height > MAX_UPLOAD_PIXELS) {
-    img.close();
-    throw new Error(`${file.name} is ${img.width} × ${img.height} pixels; the limit is 50 megapixels`);
-  }
-  const s = Math.min(1, 512 / Math.max(img.width, img.height));
-  const width = Math.max(1, Math.round(img.width * s));
-  const height = Math.max(1, Math.round(img.height * s));
-  const c = new OffscreenCanvas(width, height);
-  const g = c.getContext('2d');
-  g.drawImage(img, 0, 0, width, height);
-  img.close();
-  const px = g.getImageData(0, 0, width, height).data;
-  const luma = new Float32Array(width * height);
-  for (let i = 0; i < luma.length; i++) {
-    luma[i] = (0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2]) / 255;
-  }
-  return { luma, width, height };
-}
 
 // --- attack playground ----------------------------------------------------------------------
 $('eps').oninput = () => { $('eps-out').textContent = Number($('eps').value).toFixed(2); };

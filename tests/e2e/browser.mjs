@@ -13,7 +13,9 @@ export async function launch({ webgpu = true } = {}) {
     headless: true,
     // playwright starts Chromium with a fresh temporary --user-data-dir of its own.
     args: ['--no-sandbox', ...(webgpu ? ['--enable-unsafe-webgpu'] : ['--disable-gpu']),
-      '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      '--disable-background-networking', '--disable-component-update', '--no-first-run',
+      // For the endurance test's memory figures: window.gc() and unrounded performance.memory.
+      '--js-flags=--expose-gc', '--enable-precise-memory-info'],
   });
   return browser;
 }

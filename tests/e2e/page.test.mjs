@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { BASE, launch, open, npmDigits, drawSeven } from './browser.mjs';
+import { digitPng, hugePng } from './images.mjs';
+import { endurance, growth, table, BOUND } from './endurance.mjs';
 
 const OUT = process.env.HAPSCOPE_E2E_OUT ?? 'target-e2e';
 mkdirSync(OUT, { recursive: true });
@@ -35,6 +37,8 @@ await check('golden file matches the bundle', async () => {
 
 const browser = await launch();
 const requests = [];
+// What the page said to each hostile input, for the log (and the closing note).
+const said = [];
 
 await check('draw, predictions per layer, attack, screenshot (CPU)', async () => {
   const { page, info } = await open(browser, 'cpu', requests);
@@ -80,6 +84,7 @@ await check('window.hapscope rejects bad input with a message and stays usable',
       after: (await window.hapscope.analyze(new Float32Array(784))).layers.length,
     };
   });
+  said.push(...['short', 'nan', 'inf', 'eps'].map((k) => `window.hapscope ${k}: "${r[k]}"`));
   assert.match(r.short, /784 values/);
   assert.match(r.nan, /finite/);
   assert.match(r.inf, /finite/);
@@ -88,14 +93,45 @@ await check('window.hapscope rejects bad input with a message and stays usable',
   await page.close();
 });
 
-await check('uploads that are not images get a message; the page stays usable', async () => {
+await check('hostile uploads get a message, are never decoded when too big, and the page stays usable', async () => {
   const { page } = await open(browser, 'cpu', requests);
-  await page.setInputFiles('#upload', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
-  await page.locator('#input-error', { hasText: 'notes.txt is not an image' }).waitFor({ timeout: 10_000 });
-  await page.setInputFiles('#upload', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('\x89PNG not really') });
-  await page.locator('#input-error', { hasText: 'broken.png could not be decoded' }).waitFor({ timeout: 10_000 });
+  const upload = async (name, mimeType, buffer, expected) => {
+    await page.setInputFiles('#upload', { name, mimeType, buffer });
+    await page.locator('#input-error', { hasText: expected }).waitFor({ timeout: 20_000 });
+    said.push(`${name}: "${await page.locator('#input-error').textContent()}"`);
+  };
+  await upload('notes.txt', 'text/plain', Buffer.from('hello'), 'notes.txt: not an image this page reads');
+  await upload('huge.png', 'image/png', hugePng(), 'huge.png: the image is 20000 × 20000 pixels');
+  await upload('header.png', 'image/png', Buffer.from('\x89PNG\r\n\x1a\n and no IHDR', 'latin1'), 'a damaged PNG file');
+  const broken = digitPng(digits[golden.digits[0].id]);
+  broken.fill(0x55, 43, broken.length - 12); // the zlib stream after its header, and the CRC
+  await upload('broken.png', 'image/png', broken, 'broken.png: the image data could not be decoded');
+  // A photo of a digit (dark ink on light paper) is read; then the pad still works.
+  await page.setInputFiles('#upload', { name: 'digit.png', mimeType: 'image/png', buffer: digitPng(digits[golden.digits[0].id]) });
+  await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator('#input-error').textContent(), '');
+  await page.locator('#clear').click();
   await drawSeven(page);
   await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 });
+  await page.close();
+});
+
+await check('a pad covered in ink gets a message', async () => {
+  const { page } = await open(browser, 'cpu', requests);
+  const box = await page.locator('#pad').boundingBox();
+  const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
+  // Press inside the pad, then zig-zag past its edges (the pad keeps the pointer captured)
+  // until no black is left.
+  await page.mouse.move(...at(0.02, 0.02));
+  await page.mouse.down();
+  for (let k = 0; k <= 22; k++) {
+    const y = -0.05 + k * 0.05;
+    await page.mouse.move(...at(k % 2 ? -0.1 : 1.1, y), { steps: 4 });
+    await page.mouse.move(...at(k % 2 ? -0.1 : 1.1, y + 0.05), { steps: 1 });
+  }
+  await page.mouse.up();
+  await page.locator('#input-error', { hasText: 'ink covers the whole image' }).waitFor({ timeout: 20_000 });
+  said.push(`pad covered in ink: "${await page.locator('#input-error').textContent()}"`);
   await page.close();
 });
 
@@ -158,6 +194,53 @@ for (const backend of ['cpu', 'webgpu']) {
   });
 }
 
+await check('a WebGPU device lost mid-session: the page moves to the CPU with identical answers', async () => {
+  const { page, info } = await open(browser, 'webgpu', requests);
+  assert.equal(info.backend, 'webgpu');
+  const inputs = golden.digits.slice(0, 10).map((g) => digits[g.id]);
+  const r = await page.evaluate(async (inputs) => {
+    const run = async () => {
+      const out = [];
+      for (const px of inputs) {
+        const a = await window.hapscope.analyze(Float32Array.from(px));
+        out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), scores: a.layers.map((l) => l.top3.map((t) => t[1])), cpl: a.cpl, backend: a.backend });
+      }
+      return out;
+    };
+    const before = await run();
+    const lost = await window.hapscope.simulateDeviceLoss();
+    const after = await run();
+    const attack = await window.hapscope.attack(Float32Array.from(inputs[0]), 0.1);
+    return { before, lost, after, attackBackend: attack.analysis.backend };
+  }, inputs);
+  assert.ok(r.lost >= 1, 'no WebGPU device to lose');
+  assert.ok(r.before.every((a) => a.backend === 'webgpu'));
+  assert.ok(r.after.every((a) => a.backend === 'cpu'), 'still on WebGPU after the loss');
+  // The same answer and per-layer predictions; scores equal up to float rounding (WebGPU and
+  // the CPU sum in different orders, so tied runners-up may swap places: compare by rank).
+  r.after.forEach((a, i) => {
+    const b = r.before[i];
+    assert.equal(a.answer, b.answer);
+    assert.deepEqual(a.top1, b.top1);
+    a.scores.flat().forEach((s, k) => assert.ok(Math.abs(s - b.scores.flat()[k]) <= 1e-4 * (1 + Math.abs(s)), `score ${s} vs ${b.scores.flat()[k]}`));
+    assert.ok(Math.abs(a.cpl - r.before[i].cpl) < 1e-6, `CPL ${a.cpl} vs ${r.before[i].cpl}`);
+  });
+  assert.equal(r.attackBackend, 'cpu');
+  const badge = await page.locator('#backend').textContent();
+  assert.match(badge, /CPU — WebGPU failed \(the device was lost/);
+  said.push(`device lost: "${badge}"`);
+  await page.close();
+});
+
+await check('endurance: 500 analyses in a row, memory stays bounded', async () => {
+  const { page } = await open(browser, 'cpu', requests);
+  const samples = await endurance(page, 500, golden.digits.map((g) => digits[g.id]));
+  console.log(table(samples).replace(/^/gm, '     '));
+  const g = growth(samples);
+  assert.ok(g.ok, `memory grew by ${g.jsHeapBytes} B (JS heap) / ${g.wasmBytes} B (wasm); bounds ${JSON.stringify(BOUND)}`);
+  await page.close();
+});
+
 await check('every request stays on the page\'s origin', async () => {
   const off = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
   assert.deepEqual(off, []);
@@ -165,6 +248,7 @@ await check('every request stays on the page\'s origin', async () => {
 });
 
 await browser.close();
+console.log(`what the page said to hostile inputs:\n${said.map((m) => `     ${m}`).join('\n')}`);
 if (failures) {
   console.log(`${failures} end-to-end check(s) failed`);
   process.exit(1);

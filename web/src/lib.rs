@@ -36,3 +36,31 @@ pub fn preprocess(ink: Vec<f32>, width: usize, height: usize) -> Result<Vec<f32>
 pub fn photo_ink(luma: Vec<f32>) -> Result<Vec<f32>, JsError> {
     hapscope_models::digit::photo_ink(&luma).map_err(|e| JsError::new(&e.to_string()))
 }
+
+/// Checks an upload before the browser decodes it, from its first bytes (up to
+/// `hapscope_models::image_header::UPLOAD_HEAD_BYTES`) and its length: resolves to
+/// `{format, width, height}` or throws why it is refused (too large a file, not an image
+/// this page reads, a damaged header, too many pixels).
+#[wasm_bindgen(js_name = checkUpload)]
+pub fn check_upload(head: &[u8], file_len: f64) -> Result<JsValue, JsError> {
+    use hapscope_models::image_header::{self, UploadError};
+    // A length beyond usize (only possible in wasm32) is simply too large.
+    let len = if file_len.is_finite() && file_len >= 0.0 && file_len < usize::MAX as f64 {
+        file_len as usize
+    } else {
+        usize::MAX
+    };
+    let h = image_header::check_upload(head, len)
+        .map_err(|e: UploadError| JsError::new(&e.to_string()))?;
+    let json = format!(
+        r#"{{"format":"{}","width":{},"height":{}}}"#,
+        h.format, h.width, h.height
+    );
+    js_sys::JSON::parse(&json).map_err(|_| JsError::new("checkUpload: unreadable result"))
+}
+
+/// How many leading bytes of a file [`check_upload`] needs.
+#[wasm_bindgen(js_name = uploadHeadBytes)]
+pub fn upload_head_bytes() -> usize {
+    hapscope_models::image_header::UPLOAD_HEAD_BYTES
+}

@@ -8,9 +8,12 @@
 //!   every test of the workspace, then the page: wasm-bindgen tests and the end-to-end test
 //!   in headless Chromium.
 //! - `e2e` — only the end-to-end test, against an existing `dist/`.
+//! - `endurance [N]` — N analyses in a row on the built page (default 10,000), with memory
+//!   figures; fails past the bound (the end-to-end test runs 500).
 //! - `bench-page` — the page's budgets (transfer size, first answer, `analyze`, PGD) as a table.
 //! - `nostd` — only the no_std builds of `hapscope-core` (wasm32 and bare-metal ARM).
-//! - `fuzz [SECONDS]` — runs the core's cargo-fuzz targets (default 600 s each).
+//! - `fuzz [SECONDS [TARGET…]]` — runs the cargo-fuzz targets of `core/fuzz` and
+//!   `models/fuzz` (all, or those named; default 600 s each).
 //!
 //! Cargo builds share one target directory outside the clone (`$CARGO_TARGET_DIR`,
 //! default `~/.cache/hapscope-target`) so repeated runs and CI reuse them.
@@ -25,8 +28,15 @@ use std::process::{Command, ExitCode};
 
 /// Targets without `std` that the core must build for.
 const NO_STD_TARGETS: &[&str] = &["wasm32-unknown-unknown", "thumbv7em-none-eabihf"];
-/// Fuzz targets of `core/fuzz`.
-const FUZZ_TARGETS: &[&str] = &["artifact_decode"];
+/// cargo-fuzz projects and their targets: the core's library artifacts; the models' dataset
+/// readers, weights, upload path and page bundle.
+const FUZZ_TARGETS: &[(&str, &[&str])] = &[
+    ("core/fuzz", &["artifact_decode"]),
+    (
+        "models/fuzz",
+        &["npy", "idx", "cifar", "weights", "upload", "bundle"],
+    ),
+];
 
 pub type Result<T = ()> = std::result::Result<T, String>;
 
@@ -175,10 +185,15 @@ fn test() -> Result {
     page_tests::end_to_end()
 }
 
-fn fuzz(seconds: &str) -> Result {
+/// Runs the fuzz targets (all, or those named) for `seconds` each.
+fn fuzz(seconds: &str, only: &[&str]) -> Result {
     seconds
         .parse::<u32>()
         .map_err(|_| format!("fuzz: '{seconds}' is not a number of seconds"))?;
+    let known = FUZZ_TARGETS.iter().flat_map(|(_, ts)| ts.iter());
+    if let Some(t) = only.iter().find(|t| !known.clone().any(|k| k == *t)) {
+        return Err(format!("fuzz: no target '{t}'"));
+    }
     if Command::new("cargo")
         .args(["fuzz", "--version"])
         .output()
@@ -187,7 +202,11 @@ fn fuzz(seconds: &str) -> Result {
     {
         run("cargo", &["install", "cargo-fuzz", "--locked"])?;
     }
-    for t in FUZZ_TARGETS {
+    let targets = FUZZ_TARGETS
+        .iter()
+        .flat_map(|(dir, ts)| ts.iter().map(move |t| (*dir, *t)))
+        .filter(|(_, t)| only.is_empty() || only.contains(t));
+    for (dir, t) in targets {
         let max = format!("-max_total_time={seconds}");
         let corpus = format!("corpus/{t}");
         eprintln!("xtask: fuzzing {t} for {seconds} s");
@@ -201,15 +220,13 @@ fn fuzz(seconds: &str) -> Result {
                 &max,
                 "-print_final_stats=1",
             ])
-            .current_dir(root().join("core/fuzz"))
+            .current_dir(root().join(dir))
             // cargo-fuzz passes -Z flags; the stable toolchain accepts them with this.
             .env("RUSTC_BOOTSTRAP", "1")
             .status()
             .map_err(|e| format!("could not start cargo fuzz: {e}"))?;
         if !status.success() {
-            return Err(format!(
-                "fuzz target {t} failed: see core/fuzz/artifacts/{t}"
-            ));
+            return Err(format!("fuzz target {t} failed: see {dir}/artifacts/{t}"));
         }
     }
     Ok(())
@@ -228,10 +245,12 @@ fn main() -> ExitCode {
             .and_then(|p| dist::serve(p, true)),
         ["bench-page"] => page_tests::bench(),
         ["e2e"] => page_tests::end_to_end(),
+        ["endurance"] => page_tests::endurance("10000"),
+        ["endurance", n] => page_tests::endurance(n),
         ["nostd"] => install().and_then(|()| nostd()),
-        ["fuzz"] => fuzz("600"),
-        ["fuzz", secs] => fuzz(secs),
-        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | test | e2e | bench-page | nostd | fuzz [SECONDS]".into()),
+        ["fuzz"] => fuzz("600", &[]),
+        ["fuzz", secs, ref only @ ..] => fuzz(secs, only),
+        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | test | e2e | endurance [N] | bench-page | nostd | fuzz [SECONDS [TARGET…]]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The page's tests and budgets: wasm-bindgen tests of the web crate in headless Chromium
-//! (both backends), the end-to-end test of the built page, and the page benchmark.
+//! (both backends), the end-to-end test of the built page, the endurance run and the page
+//! benchmark.
 
 use std::io::Read;
 use std::process::Command;
@@ -30,13 +31,14 @@ pub fn wasm_tests() -> Result {
 }
 
 /// Serves `dist/` on a free port and runs a node script against it.
-fn node_against_dist(script: &str, capture: bool) -> Result<String> {
+fn node_against_dist(script: &str, args: &[&str], capture: bool) -> Result<String> {
     let addr = serve::start(root().join("dist"), 0).map_err(|e| format!("serving dist/: {e}"))?;
     let url = format!("http://{addr}");
     let out_dir = target_dir().join("e2e");
     eprintln!("xtask: $ node {script}  (HAPSCOPE_URL={url})");
     let mut cmd = Command::new("node");
     cmd.arg(script)
+        .args(args)
         .current_dir(root())
         .env("HAPSCOPE_URL", &url)
         .env("HAPSCOPE_E2E_OUT", &out_dir);
@@ -56,16 +58,27 @@ fn node_against_dist(script: &str, capture: bool) -> Result<String> {
     if !status.success() {
         return Err(format!("node {script} failed ({status})"));
     }
-    eprintln!(
-        "xtask: screenshots page.png and attack.png in {}",
-        out_dir.display()
-    );
     Ok(String::new())
 }
 
 /// The end-to-end test of the built page (`dist/` must exist).
 pub fn end_to_end() -> Result {
-    node_against_dist("tests/e2e/page.test.mjs", false).map(drop)
+    node_against_dist("tests/e2e/page.test.mjs", &[], false)?;
+    eprintln!(
+        "xtask: screenshots page.png and attack.png in {}",
+        target_dir().join("e2e").display()
+    );
+    Ok(())
+}
+
+/// `analyses` analyses in a row on the built page (CPU backend), with the page's JS heap
+/// and the worker's wasm memory sampled every tenth of the way, printed as a table; fails
+/// if memory grows past the bound in tests/e2e/endurance.mjs.
+pub fn endurance(analyses: &str) -> Result {
+    let n: u32 = analyses
+        .parse()
+        .map_err(|_| format!("endurance: '{analyses}' is not a number of analyses"))?;
+    node_against_dist("tests/e2e/endurance.mjs", &[&n.to_string()], false).map(drop)
 }
 
 fn gz_len(bytes: &[u8]) -> usize {
@@ -104,7 +117,7 @@ pub fn bench() -> Result {
         }
     }
     rows.sort_by_key(|r| std::cmp::Reverse(r.2));
-    let json = node_against_dist("tests/e2e/bench.mjs", true)?;
+    let json = node_against_dist("tests/e2e/bench.mjs", &[], true)?;
     let mb = |b: usize| b as f64 / 1e6;
     println!("## Transfer (dist/, gzip -9 as a static host serves it)\n");
     println!("| file | bytes | gzipped |\n|---|---:|---:|");

@@ -108,6 +108,12 @@ pub fn parse_images(bytes: &[u8]) -> Result<IdxImages, DataError> {
     })
 }
 
+/// Parses IDX label bytes already in memory.
+pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    let (_, header) = parse(bytes, 1, Path::new("<memory>"))?;
+    Ok(bytes[header..].to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,12 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
         source,
     };
     let raw = std::fs::read(path).map_err(io)?;
+    gunzip_if_gz(raw, path)
+}
+
+/// `raw` itself, or its gzip decompression when it starts with the gzip magic (at most
+/// 1 GiB; `path` names the source in errors).
+pub fn gunzip_if_gz(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>, DataError> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])

@@ -296,16 +296,15 @@ fn read_header(r: &mut impl Read) -> Result<Header, NpyError> {
     })
 }
 
-/// Opens `path`, parses its header, and checks the file length against it.
-fn open(
-    path: &Path,
+/// Parses the header from `r` (a source of `len` bytes in all) and checks the length
+/// against it, before anything is allocated for the data.
+fn open<R: Read>(
+    mut r: R,
+    len: u64,
     rank: usize,
     expected: &'static str,
     ok: impl Fn(Dtype) -> bool,
-) -> Result<(Header, Dtype, BufReader<File>), NpyError> {
-    let file = File::open(path)?;
-    let file_len = file.metadata()?.len();
-    let mut r = BufReader::with_capacity(1 << 20, file);
+) -> Result<(Header, Dtype, R), NpyError> {
     let h = read_header(&mut r)?;
     let dtype = h
         .dtype
@@ -327,7 +326,7 @@ fn open(
     let expected_bytes = count
         .and_then(|c| c.checked_mul(dtype.size() as u64))
         .ok_or_else(|| NpyError::BadHeader("shape overflows".into()))?;
-    let got = file_len.saturating_sub(h.data_offset);
+    let got = len.saturating_sub(h.data_offset);
     if got < expected_bytes {
         return Err(NpyError::Truncated {
             expected: expected_bytes,
@@ -342,9 +341,26 @@ fn open(
     Ok((h, dtype, r))
 }
 
+/// A buffered reader of the file at `path` and the file's length.
+fn file(path: &Path) -> Result<(BufReader<File>, u64), NpyError> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    Ok((BufReader::with_capacity(1 << 20, file), len))
+}
+
 /// Reads a 2-D float array (`f4` or `f8`) as an `f32` matrix; NaN/Inf is an error.
 pub fn read_matrix(path: &Path) -> Result<Matrix, NpyError> {
-    let (h, dtype, mut r) = open(path, 2, "float32 or float64", |d| {
+    let (r, len) = file(path)?;
+    matrix_from(r, len)
+}
+
+/// [`read_matrix`] for a file's bytes already in memory.
+pub fn parse_matrix(bytes: &[u8]) -> Result<Matrix, NpyError> {
+    matrix_from(bytes, bytes.len() as u64)
+}
+
+fn matrix_from(r: impl Read, len: u64) -> Result<Matrix, NpyError> {
+    let (h, dtype, mut r) = open(r, len, 2, "float32 or float64", |d| {
         matches!(d, Dtype::F4 | Dtype::F8)
     })?;
     let (rows, cols) = (h.shape[0], h.shape[1]);
@@ -379,7 +395,17 @@ pub fn read_matrix(path: &Path) -> Result<Matrix, NpyError> {
 
 /// Reads a 1-D integer array as `i64`.
 pub fn read_ints(path: &Path) -> Result<Vec<i64>, NpyError> {
-    let (h, dtype, mut r) = open(path, 1, "an integer type (int32 or int64)", |d| {
+    let (r, len) = file(path)?;
+    ints_from(r, len)
+}
+
+/// [`read_ints`] for a file's bytes already in memory.
+pub fn parse_ints(bytes: &[u8]) -> Result<Vec<i64>, NpyError> {
+    ints_from(bytes, bytes.len() as u64)
+}
+
+fn ints_from(r: impl Read, len: u64) -> Result<Vec<i64>, NpyError> {
+    let (h, dtype, mut r) = open(r, len, 1, "an integer type (int32 or int64)", |d| {
         matches!(d, Dtype::Int { .. })
     })?;
     let n = h.shape[0];

@@ -216,16 +216,29 @@ pub fn exemplar_taps<'a>(
         })
 }
 
-/// The HAPs of every exemplar, per layer (`exemplars × dim` values each).
-pub fn exemplar_haps(net: &LeNet, bundle: &Bundle, device: &Device) -> Vec<Vec<f32>> {
-    let mut haps = vec![Vec::new(); bundle.libraries.len()];
-    let all = 0..bundle.manifest.exemplar_ids.len();
-    for taps in exemplar_taps(net, &bundle.exemplars, all, device) {
-        for (h, (_, _, values)) in haps.iter_mut().zip(to_host(taps).layers) {
+/// The HAPs of rows `rows` of `digits` (784 bytes each), per layer (`rows × dim` values
+/// each), read back synchronously (native, or the CPU in wasm).
+pub fn digit_haps(
+    net: &LeNet,
+    digits: &[u8],
+    rows: std::ops::Range<usize>,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let mut haps: Vec<Vec<f32>> = Vec::new();
+    for taps in exemplar_taps(net, digits, rows, device) {
+        let layers = to_host(taps).layers;
+        haps.resize(layers.len(), Vec::new());
+        for (h, (_, _, values)) in haps.iter_mut().zip(layers) {
             h.extend(values);
         }
     }
     haps
+}
+
+/// The HAPs of every exemplar, per layer (`exemplars × dim` values each).
+pub fn exemplar_haps(net: &LeNet, bundle: &Bundle, device: &Device) -> Vec<Vec<f32>> {
+    let all = 0..bundle.manifest.exemplar_ids.len();
+    digit_haps(net, &bundle.exemplars, all, device)
 }
 
 /// The page's model, assembled exactly as the page does it: the exemplars' HAPs from a

@@ -70,7 +70,8 @@ pub fn check_file(file: &FileRef, bytes: &[u8]) -> Result<(), BundleError> {
             file.bytes
         ));
     }
-    if sha256_hex(bytes) != file.sha256 {
+    // Fuzz builds skip the digest, so mutations reach the decoders behind it.
+    if sha256_hex(bytes) != file.sha256 && !cfg!(fuzzing) {
         return err(format!(
             "{}: its SHA-256 differs from the manifest's (corrupted or wrong file?)",
             file.name

@@ -10,4 +10,5 @@
 pub mod build;
 pub mod bundle;
 pub mod manifest;
+pub mod membership;
 pub mod model;

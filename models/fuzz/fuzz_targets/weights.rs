@@ -1,0 +1,7 @@
+//! Fuzz target `weights`: see `feed::weights` for what it feeds and checks.
+#![no_main]
+
+#[path = "../feed.rs"]
+mod feed;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| feed::weights(data));
