@@ -20,10 +20,11 @@ export async function launch({ webgpu = true } = {}) {
   return browser;
 }
 
-/** Opens the page on `backend`; `requests` collects every URL it asks for. */
+/** Opens the page on `backend`; `requests` collects every request it makes ({method, url}),
+ *  its workers' included. */
 export async function open(browser, backend, requests = []) {
   const page = await browser.newPage();
-  page.on('request', (r) => requests.push(r.url()));
+  page.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
   page.on('console', (m) => { if (m.type() === 'error') console.error(`[page ${backend}] ${m.text()}`); });
   page.on('pageerror', (e) => console.error(`[page ${backend}] ${e.message}`));
   const t0 = Date.now();

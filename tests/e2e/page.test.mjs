@@ -1,8 +1,11 @@
 // End-to-end test of the page in headless Chromium (run by `cargo xtask test` against dist/
 // served on 127.0.0.1): draw a digit with the mouse, read the per-layer predictions, run an
 // attack, save a screenshot; fidelity of both backends against the native golden file
-// (tests/fixtures/page/golden.json, made by `hapscope page-golden`); bad input through
-// window.hapscope; every request stays on the page's origin.
+// (tests/fixtures/page/golden.json, made by `hapscope page-golden`); hostile input (bad
+// pixels through window.hapscope, non-image, damaged and 20,000 × 20,000 uploads, a pad
+// covered in ink, corrupted or truncated artifacts); no WebGPU adapter and a device lost
+// mid-session; 500 analyses in a row with bounded memory; every request stays on the
+// page's origin.
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { BASE, launch, open, npmDigits, drawSeven } from './browser.mjs';
@@ -241,9 +244,13 @@ await check('endurance: 500 analyses in a row, memory stays bounded', async () =
   await page.close();
 });
 
-await check('every request stays on the page\'s origin', async () => {
-  const off = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
+// Every page above (uploads included) logged its requests: nothing went off the origin, and
+// nothing was sent anywhere — no request but GET, so no upload or drawing left the browser.
+await check('every request stays on the page\'s origin, and only reads', async () => {
+  const off = requests.filter(({ url: u }) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
   assert.deepEqual(off, []);
+  assert.deepEqual(requests.filter((r) => r.method !== 'GET'), []);
+  assert.ok(requests.some((r) => r.url.endsWith('/model/CN1.haplib')), 'the worker\'s requests are in the log');
   assert.ok(requests.length > 5);
 });
 
