@@ -4,7 +4,9 @@
 import { Rpc } from './rpc.js';
 
 export class Engine {
-  constructor() {
+  /** `model`: the bundle directory, `model` (MNIST) or `model-cifar` (CIFAR-10). */
+  constructor(model = 'model') {
+    this.model = model;
     this.rpc = null;
     this.info = null;
     this.fallback = null;
@@ -21,7 +23,7 @@ export class Engine {
         this.toCpu(`the device was lost: ${ev.message}`).catch(() => {});
       }
     };
-    this.info = await this.rpc.call('load', { backend });
+    this.info = await this.rpc.call('load', { backend, model: this.model });
     if (this.info.fallback) this.fallback = this.info.fallback;
     this.onchange(this.info);
     return this.info;

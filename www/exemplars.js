@@ -1,11 +1,14 @@
-// Library nodes are stored training digits: their 28 × 28 bytes come with the model, so the
-// page can show the nearest exemplars behind each layer's prediction.
+// Library nodes are stored training images (28 × 28 digits, or 3 × 32 × 32 CIFAR-10
+// photos): their bytes come with the model, so the page can show the nearest exemplars
+// behind each layer's prediction.
 export class Exemplars {
-  /** Takes the exemplars the worker loaded (and checked): `{bytes, ids, labels}`. */
-  set({ bytes, ids, labels }) {
+  /** Takes the exemplars the worker loaded (and checked): `{bytes, ids, labels, shape}`. */
+  set({ bytes, ids, labels, shape }, classes) {
     this.bytes = bytes;
     this.ids = ids;
     this.labels = labels;
+    this.shape = shape ?? [1, 28, 28];
+    this.classes = classes;
   }
 
   /** Row of source id `id` (binary search), or -1. */
@@ -22,24 +25,30 @@ export class Exemplars {
   /** A canvas showing exemplar `id`. */
   thumb(id, similarity) {
     const c = document.createElement('canvas');
-    c.width = c.height = 28;
     c.className = 'digit thumb';
     const r = this.row(id);
+    const per = this.shape[0] * this.shape[1] * this.shape[2];
     if (r >= 0) {
-      drawDigit(c, this.bytes.subarray(r * 784, (r + 1) * 784), 255);
-      c.title = `training digit #${id} (a ${this.labels[r]}), cosine ${similarity.toFixed(3)}`;
+      drawImage(c, this.bytes.subarray(r * per, (r + 1) * per), this.shape, 255);
+      const what = this.shape[0] === 1 ? 'digit' : 'image';
+      c.title = `training ${what} #${id} (${this.classes?.[this.labels[r]] ?? this.labels[r]}), cosine ${similarity.toFixed(3)}`;
     }
     return c;
   }
 }
 
-/** Draws 784 values (in [0, scale]) as a grey 28 × 28 image. */
-export function drawDigit(canvas, values, scale = 1) {
+/** Draws `c × h × w` values (in [0, scale], channel-major; grey for one channel, RGB for
+ *  three) into `canvas`, which takes the image's size. */
+export function drawImage(canvas, values, [c, h, w] = [1, 28, 28], scale = 1) {
+  canvas.width = w;
+  canvas.height = h;
   const g = canvas.getContext('2d');
-  const img = g.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = Math.max(0, Math.min(255, Math.round((values[i] / scale) * 255)));
-    img.data.set([v, v, v, 255], 4 * i);
+  const img = g.createImageData(w, h);
+  const n = w * h;
+  const byte = (x) => Math.max(0, Math.min(255, Math.round((x / scale) * 255)));
+  for (let i = 0; i < n; i++) {
+    const rgb = c === 3 ? [values[i], values[n + i], values[2 * n + i]] : [values[i], values[i], values[i]];
+    img.data.set([...rgb.map(byte), 255], 4 * i);
   }
   g.putImageData(img, 0, 0);
 }

@@ -2,14 +2,19 @@
 // nearest exemplars, attack playground; and `window.hapscope` for automation and embedding.
 import { Engine } from './engine.js';
 import { Pad } from './pad.js';
-import { Exemplars, drawDigit } from './exemplars.js';
+import { Exemplars, drawImage } from './exemplars.js';
 import { renderLayers, renderVerdict } from './render.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const engine = new Engine();
+// `?model=cifar`: the CIFAR-10 mode (ResNet44), where the build made it (dist/model-cifar).
+const cifarMode = params.get('model') === 'cifar';
+const engine = new Engine(cifarMode ? 'model-cifar' : 'model');
 const exemplars = new Exemplars();
-let current = null; // the digit on screen (Float32Array of 784) and its analysis
+let current = null; // the image on screen (Float32Array, channel-major) and its analysis
+const inputShape = () => engine.info?.input ?? [1, 28, 28];
+const className = (k) => engine.info?.classes?.[k] ?? String(k);
+const blank = () => new Float32Array(inputShape().reduce((a, b) => a * b, 1));
 
 function showBackend(info) {
   const name = info.backend === 'webgpu' ? 'WebGPU' : 'CPU';
@@ -18,7 +23,7 @@ function showBackend(info) {
 
 function show(digit, analysis) {
   current = { digit, analysis };
-  drawDigit($('preview'), digit);
+  drawImage($('preview'), digit, inputShape());
   renderLayers($('layers'), analysis, engine.info, exemplars, { answerCard: true });
   renderVerdict($('verdict'), $('gauge-fill'), $('gauge-mark'), analysis);
   $('attack').disabled = false;
@@ -31,15 +36,18 @@ const ready = (async () => {
   const backend = params.get('backend') ?? 'auto';
   engine.onchange = showBackend;
   const info = await engine.start(backend);
-  exemplars.set(info.exemplars);
-  const c = info;
+  exemplars.set(info.exemplars, info.classes);
+  const images = info.input[0] === 3 ? 'images' : 'digits';
   $('calibration').textContent =
-    `Threshold ${c.threshold.toFixed(3)}, calibrated on ${c.calibration_digits.toLocaleString('en')} clean held-out digits: ` +
-    `${(100 * c.false_positive_rate).toFixed(1)} % of clean digits fall below it (false-positive rate).`;
+    `Threshold ${info.threshold.toFixed(3)}, calibrated on ${info.calibration_digits.toLocaleString('en')} clean held-out ${images}: ` +
+    `${(100 * info.false_positive_rate).toFixed(1)} % of clean ${images} fall below it (false-positive rate).`;
   $('status').textContent = `Ready in ${(info.loadMs / 1000).toFixed(1)} s — libraries: ` +
-    info.layers.map((l) => `${l.name} ${l.nodes} nodes (θ ${l.theta.toFixed(2)})`).join(', ') + '. Draw a digit.';
+    info.layers.map((l) => `${l.name} ${l.nodes} nodes (θ ${l.theta.toFixed(2)})`).join(', ') +
+    (cifarMode ? '. Upload a photo.' : '. Draw a digit.');
+  drawImage($('preview'), blank(), info.input);
   return info;
 })();
+
 ready.catch((err) => {
   $('status').textContent = `Could not load the model: ${err.message}`;
   $('status').classList.add('failed');
@@ -93,7 +101,7 @@ $('clear').onclick = () => {
   $('verdict').className = 'verdict';
   $('attack').disabled = true;
   $('input-error').textContent = '';
-  drawDigit($('preview'), new Float32Array(784));
+  drawImage($('preview'), blank(), inputShape());
 };
 
 // The file goes to the worker, which checks its header before decoding it (see worker.js).
@@ -113,7 +121,9 @@ $('upload').onchange = async (e) => {
 };
 
 // --- attack playground ----------------------------------------------------------------------
-$('eps').oninput = () => { $('eps-out').textContent = Number($('eps').value).toFixed(2); };
+// ε in pixel units; CIFAR-10's are shown in 255ths, as the paper gives them.
+const epsText = (eps) => (cifarMode ? `${Math.round(eps * 255)}/255` : eps.toFixed(2));
+$('eps').oninput = () => { $('eps-out').textContent = epsText(Number($('eps').value)); };
 $('attack').onclick = async () => {
   if (!current) return;
   const eps = Number($('eps').value);
@@ -124,16 +134,49 @@ $('attack').onclick = async () => {
     const r = await engine.run('attack', { pixels: current.digit, eps, seed: 1 });
     const a = r.analysis;
     $('attack-result').hidden = false;
-    drawDigit($('adv'), r.adversarial);
-    $('adv-caption').textContent = `after PGD (ε ${eps.toFixed(2)}): the network answers ${a.answer}` +
-      (a.answer === r.label ? ' (unchanged)' : ` (was ${r.label})`);
+    drawImage($('adv'), r.adversarial, inputShape());
+    $('adv-caption').textContent = `after PGD (ε ${epsText(eps)}): the network answers ${className(a.answer)}` +
+      (a.answer === r.label ? ' (unchanged)' : ` (was ${className(r.label)})`);
     renderLayers($('adv-layers'), a, engine.info, exemplars, { answerCard: true });
     renderVerdict($('adv-verdict'), null, null, a);
   } catch (err) {
     $('attack-error').textContent = err.message;
   } finally {
     $('attack').disabled = false;
-    $('attack').textContent = 'Run PGD on this digit';
+    $('attack').textContent = cifarMode ? 'Run PGD on this image' : 'Run PGD on this digit';
   }
 };
-drawDigit($('preview'), new Float32Array(784));
+
+// --- the CIFAR-10 mode ----------------------------------------------------------------------
+function setUpCifarMode() {
+  document.body.classList.add('cifar');
+  document.title = 'hapscope — CIFAR-10 (ResNet44), layer by layer';
+  $('tagline').textContent = 'Upload a photo (its centre square becomes a 32 × 32 CIFAR-10 image). ' +
+    'Each hidden layer of ResNet44 keeps a library of the activity patterns it saw in training; ' +
+    'from it, each layer predicts what the network will answer. When the layers disagree, the input may be fooling the network.';
+  $('preview-caption').textContent = 'what the network sees (32 × 32)';
+  Object.assign($('eps'), { min: String(1 / 255), max: String(16 / 255), step: String(1 / 255), value: String(8 / 255) });
+  $('eps').oninput();
+  $('attack').textContent = 'Run PGD on this image';
+  $('cifar').replaceChildren('This is the CIFAR-10 mode. ', link('./', 'Back to the MNIST digits.'));
+  $('source').textContent = 'CIFAR-10 images and ResNet44 weights (akamaster/pytorch_resnet_cifar10, BSD-2-Clause) from ../shared at build time';
+}
+
+/** Links the CIFAR-10 mode when the build made it; otherwise says how to enable it. */
+async function offerCifarMode() {
+  const res = await fetch('model-cifar/manifest.json', { method: 'GET' }).catch(() => null);
+  if (res?.ok) {
+    $('cifar').replaceChildren(link('?model=cifar', 'Open the CIFAR-10 mode'),
+      ': upload a photo and see how ResNet44\'s layers vote (its libraries are downloaded when you open it).');
+  }
+}
+
+function link(href, text) {
+  const a = document.createElement('a');
+  a.href = href;
+  a.textContent = text;
+  return a;
+}
+
+if (cifarMode) setUpCifarMode();
+else offerCifarMode();

@@ -17,7 +17,7 @@ export function renderLayers(list, a, info, exemplars, { answerCard }) {
     const max = Math.max(1e-9, ...l.top3.map(([, s]) => Math.abs(s)));
     for (const [digit, score] of l.top3) {
       const bar = el('div', 'bar');
-      bar.append(el('span', 'd', String(digit)));
+      bar.append(el('span', 'd', info?.classes?.[digit] ?? String(digit)));
       const b = el('span', 'b');
       b.style.width = `${Math.max(2, (80 * Math.max(0, score)) / max)}px`;
       bar.append(b, el('span', 'v', score.toFixed(2)));
@@ -25,13 +25,14 @@ export function renderLayers(list, a, info, exemplars, { answerCard }) {
     }
     li.append(el('div', `agree ${l.agrees ? 'yes' : 'no'}`, l.agrees ? '✓ agrees with the answer' : '✗ predicts otherwise'));
     const thumbs = el('div', 'thumbs');
-    l.exemplars.forEach((id, k) => thumbs.append(exemplars.thumb(id, l.similarity[k])));
+    // The three most similar nodes (ResNet's prediction uses eight; three fit a card).
+    l.exemplars.slice(0, 3).forEach((id, k) => thumbs.append(exemplars.thumb(id, l.similarity[k])));
     li.append(thumbs);
     return li;
   });
   if (answerCard) {
     const li = el('li');
-    li.append(el('div', 'layer-name', 'Answer'), el('div', 'answer', String(a.answer)));
+    li.append(el('div', 'layer-name', 'Answer'), el('div', 'answer', info?.classes?.[a.answer] ?? String(a.answer)));
     li.dataset.layer = 'answer';
     cards.push(li);
   }

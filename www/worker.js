@@ -5,6 +5,8 @@ import { Rpc } from './rpc.js';
 
 let model = null;
 let wasmMemory = null;
+let dir = 'model';
+let input = [1, 28, 28];
 
 // The WebGPU devices the wasm asks for: their loss is reported to the page (which moves to
 // the CPU), and `loseDevice` destroys them to simulate a loss in tests.
@@ -22,12 +24,15 @@ if (self.GPUAdapter) {
 }
 
 async function fetchBytes(name) {
-  const res = await fetch(`model/${name}`);
-  if (!res.ok) throw new Error(`model/${name}: HTTP ${res.status}`);
+  const res = await fetch(`${dir}/${name}`);
+  if (!res.ok) throw new Error(`${dir}/${name}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function load({ backend }) {
+// `model` (MNIST, the LeNet) or `model-cifar` (CIFAR-10, ResNet44).
+async function load({ backend, model: which = 'model' }) {
+  if (!['model', 'model-cifar'].includes(which)) throw new Error(`no model ${which}`);
+  dir = which;
   const t0 = performance.now();
   // Compile the wasm while the model downloads; the compiled module is shared with the helpers.
   const module = WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)));
@@ -40,25 +45,30 @@ async function load({ backend }) {
     manifest = JSON.parse(new TextDecoder().decode(await manifestBytes));
   } catch (e) {
     helpers.forEach((h) => h.close());
-    throw new Error(`model/manifest.json: not JSON or not readable (${e.message})`);
+    throw new Error(`${dir}/manifest.json: not JSON or not readable (${e.message})`);
   }
   const files = [manifest.weights?.name, manifest.exemplars?.name, ...(manifest.layers ?? []).map((l) => l.file?.name)];
   if (files.some((f) => typeof f !== 'string' || f.includes('/'))) {
     helpers.forEach((h) => h.close());
-    throw new Error('model/manifest.json: file names missing or invalid');
+    throw new Error(`${dir}/manifest.json: file names missing or invalid`);
   }
   const [weights, exemplars, ...libraries] = await Promise.all(files.map(fetchBytes));
   const t1 = performance.now();
-  const haps = await shareHaps([weights, exemplars], manifest.exemplar_ids.length, helpers);
+  // The LeNet's node vectors are recomputed from the exemplars (shared among helpers);
+  // ResNet44's libraries store theirs.
+  const lenet = (manifest.network ?? 'lenet') === 'lenet';
+  if (!lenet) helpers.forEach((h) => h.close());
+  const haps = lenet ? await shareHaps([weights, exemplars], manifest.exemplar_ids.length, helpers) : undefined;
   const th = performance.now();
   model = await Hapscope.load(await manifestBytes, weights, exemplars, libraries, backend, haps);
+  input = model.info().input;
   const t2 = performance.now();
   return {
     ...model.info(),
     loadMs: t2 - t0,
     phases: { downloadAndCompileMs: t1 - t0, exemplarHapsMs: th - t1, librariesMs: t2 - th },
     // The page draws the nearest exemplars from these (checked by the load); no second download.
-    exemplars: { bytes: exemplars, ids: manifest.exemplar_ids, labels: manifest.exemplar_labels },
+    exemplars: { bytes: exemplars, ids: manifest.exemplar_ids, labels: manifest.exemplar_labels, shape: input },
   };
 }
 
@@ -98,6 +108,56 @@ async function shareHaps(files, n, helpers) {
   }
 }
 
+/**
+ * An uploaded file (it never leaves the browser) as an ImageBitmap. The header is checked
+ * first (hapscope_models::image_header): a 20,000 × 20,000 PNG is refused by its declared
+ * size instead of being decoded into 1.6 GB.
+ */
+async function decodeUpload(file) {
+  checkUpload(new Uint8Array(await file.slice(0, uploadHeadBytes()).arrayBuffer()), file.size);
+  return createImageBitmap(file).catch(() => {
+    throw new Error('the image data could not be decoded (corrupt or unsupported)');
+  });
+}
+
+/** Draws `img` (then closes it) into a `width × height` canvas; its RGBA bytes. */
+function pixelsOf(img, width, height, crop = null) {
+  const c = new OffscreenCanvas(width, height);
+  const g = c.getContext('2d');
+  g.imageSmoothingQuality = 'high';
+  if (crop) g.drawImage(img, crop.x, crop.y, crop.side, crop.side, 0, 0, width, height);
+  else g.drawImage(img, 0, 0, width, height);
+  img.close();
+  return g.getImageData(0, 0, width, height).data;
+}
+
+/** A photo of a handwritten digit → the MNIST-style digit (luminance at ≤ 512 px a side). */
+function photoDigit(img) {
+  const s = Math.min(1, 512 / Math.max(img.width, img.height));
+  const width = Math.max(1, Math.round(img.width * s));
+  const height = Math.max(1, Math.round(img.height * s));
+  const px = pixelsOf(img, width, height);
+  const luma = new Float32Array(width * height);
+  for (let i = 0; i < luma.length; i++) {
+    luma[i] = (0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2]) / 255;
+  }
+  return preprocess(photoInk(luma), width, height);
+}
+
+/** A photo → `side × side` RGB, channel-major, in [0, 1]: its centred square, scaled down
+ *  as CIFAR-10's images were. */
+function colourImage(img, side) {
+  const sq = Math.min(img.width, img.height);
+  const crop = { x: (img.width - sq) / 2, y: (img.height - sq) / 2, side: sq };
+  const px = pixelsOf(img, side, side, crop);
+  const n = side * side;
+  const out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < 3; ch++) out[ch * n + i] = px[4 * i + ch] / 255;
+  }
+  return out;
+}
+
 const ops = {
   load,
   init: async ({ module }) => { await init({ module_or_path: module }); return true; },
@@ -109,8 +169,9 @@ const ops = {
     return { digit, analysis: await model.analyze(digit) };
   },
   analyzeFile: async ({ file }) => {
-    const { luma, width, height } = await decodePhoto(file);
-    const digit = preprocess(photoInk(luma), width, height);
+    const img = await decodeUpload(file);
+    // CIFAR-10: the photo itself, 32 × 32 colour; MNIST: its ink, made MNIST-style.
+    const digit = input[0] === 3 ? colourImage(img, input[1]) : photoDigit(img);
     return { digit, analysis: await model.analyze(digit) };
   },
   memory: () => ({ wasmBytes: wasmMemory.buffer.byteLength }),
@@ -119,31 +180,6 @@ const ops = {
     return devices.length;
   },
 };
-
-/**
- * An uploaded file (it never leaves the browser) as luminance, at most 512 px a side. The
- * header is checked first (hapscope_models::image_header): a 20,000 × 20,000 PNG is refused
- * by its declared size instead of being decoded into 1.6 GB.
- */
-async function decodePhoto(file) {
-  checkUpload(new Uint8Array(await file.slice(0, uploadHeadBytes()).arrayBuffer()), file.size);
-  const img = await createImageBitmap(file).catch(() => {
-    throw new Error('the image data could not be decoded (corrupt or unsupported)');
-  });
-  const s = Math.min(1, 512 / Math.max(img.width, img.height));
-  const width = Math.max(1, Math.round(img.width * s));
-  const height = Math.max(1, Math.round(img.height * s));
-  const c = new OffscreenCanvas(width, height);
-  const g = c.getContext('2d');
-  g.drawImage(img, 0, 0, width, height);
-  img.close();
-  const px = g.getImageData(0, 0, width, height).data;
-  const luma = new Float32Array(width * height);
-  for (let i = 0; i < luma.length; i++) {
-    luma[i] = (0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2]) / 255;
-  }
-  return { luma, width, height };
-}
 
 self.onmessage = async (e) => {
   const { id, op, args } = e.data;

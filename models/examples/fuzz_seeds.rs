@@ -17,7 +17,10 @@ use hapscope_core::kernel::PlainKernel;
 use hapscope_core::library::LibraryBuilder;
 use hapscope_models::data::npy;
 use hapscope_models::page::bundle::{DIGIT_BYTES, file_ref};
-use hapscope_models::page::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
+use hapscope_models::page::manifest::{
+    Calibration, LayerRef, MANIFEST_FORMAT, Manifest, digit_classes,
+};
+use hapscope_models::page::net::LENET;
 
 fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
     let d = dir.join(target);
@@ -206,6 +209,9 @@ fn bundle_seed(dir: &Path) {
     let weights = b"not really weights".to_vec();
     let exemplars: Vec<u8> = (0..rows * DIGIT_BYTES).map(|i| (i % 251) as u8).collect();
     let manifest = Manifest {
+        network: LENET.into(),
+        input: [1, 28, 28],
+        classes: digit_classes(),
         format: MANIFEST_FORMAT,
         source: "fuzz seed".into(),
         weights: file_ref("weights.safetensors", &weights),

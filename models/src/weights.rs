@@ -68,23 +68,31 @@ pub fn resnet44_from_file(
     path: &std::path::Path,
     device: &Device,
 ) -> Result<ResNet44, WeightsError> {
+    let store = SafetensorsStore::from_file(path);
+    resnet44_from_store(store, device).map_err(|e| WeightsError(format!("{}: {e}", path.display())))
+}
+
+/// [`resnet44_from_file`] for the file's bytes (the page's CIFAR-10 mode downloads them).
+pub fn resnet44_from_bytes(bytes: &[u8], device: &Device) -> Result<ResNet44, WeightsError> {
+    let store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
+    resnet44_from_store(store, device).map_err(|e| WeightsError(format!("ResNet44 weights: {e}")))
+}
+
+fn resnet44_from_store(store: SafetensorsStore, device: &Device) -> Result<ResNet44, WeightsError> {
     let mut net = ResNet44::new(device);
-    let mut store = SafetensorsStore::from_file(path)
+    let mut store = store
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true);
     let result = net
         .load_from(&mut store)
-        .map_err(|e| WeightsError(format!("{}: {e}", path.display())))?;
+        .map_err(|e| WeightsError(e.to_string()))?;
     let missing: Vec<_> = result
         .missing
         .iter()
         .filter(|(path, _)| !path.ends_with("training"))
         .collect();
     if !missing.is_empty() {
-        return Err(WeightsError(format!(
-            "{}: lacks {missing:?}",
-            path.display()
-        )));
+        return Err(WeightsError(format!("lacks {missing:?}")));
     }
     Ok(net)
 }

@@ -1,18 +1,26 @@
 // The page's timing budgets in headless Chromium, printed as JSON for `cargo xtask bench-page`:
 // time to first answer after navigation, `analyze` (median of 50 digits) and PGD-40 on one
-// digit (median of 5), per backend. WebGPU here is SwiftShader, a software GPU.
+// digit (median of 5), per backend; the same for the CIFAR-10 mode on the CPU where it was
+// built. WebGPU here is SwiftShader, a software GPU.
 import { launch, open, npmDigits } from './browser.mjs';
+import { cifarBuilt, cifarTestRecords, cifarPixels } from './cifar.mjs';
 
 const digits = npmDigits();
 const sample = Array.from({ length: 50 }, (_, i) => digits[(i * 197) % digits.length]);
 const browser = await launch();
 const out = {};
-for (const backend of ['cpu', 'webgpu']) {
+// The CIFAR-10 mode (where built): 50 test images, PGD at ε 8/255.
+const runs = [['cpu', 'cpu', sample, 0.2], ['webgpu', 'webgpu', sample, 0.2]];
+if (cifarBuilt()) {
+  const recs = cifarTestRecords();
+  runs.push(['cifar-cpu', 'cpu&model=cifar', Array.from({ length: 50 }, (_, i) => cifarPixels(recs[i])), 8 / 255]);
+}
+for (const [key, backend, sample, eps] of runs) {
   const t0 = Date.now();
   const { page, info } = await open(browser, backend);
   await page.evaluate((px) => window.hapscope.analyze(Float32Array.from(px)), sample[0]);
   const firstAnswerMs = Date.now() - t0;
-  const r = await page.evaluate(async (sample) => {
+  const r = await page.evaluate(async ({ sample, eps }) => {
     const median = (v) => v.sort((a, b) => a - b)[v.length >> 1];
     const an = [];
     for (const px of sample) {
@@ -23,12 +31,12 @@ for (const backend of ['cpu', 'webgpu']) {
     const pgd = [];
     for (const px of sample.slice(0, 5)) {
       const t = performance.now();
-      await window.hapscope.attack(Float32Array.from(px), 0.2);
+      await window.hapscope.attack(Float32Array.from(px), eps);
       pgd.push(performance.now() - t);
     }
     return { analyzeMedianMs: median(an), pgdMedianMs: median(pgd) };
-  }, sample);
-  out[backend] = { backend: info.backend, loadMs: info.loadMs, firstAnswerMs, ...r };
+  }, { sample, eps });
+  out[key] = { backend: info.backend, loadMs: info.loadMs, firstAnswerMs, ...r };
   await page.close();
 }
 await browser.close();

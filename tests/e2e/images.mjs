@@ -24,11 +24,14 @@ function chunk(type, data) {
 }
 
 /** An 8-bit greyscale PNG; `raw` holds `height` rows of (filter byte 0, `width` bytes). */
-export function greyPng(width, height, raw) {
+export const greyPng = (width, height, raw) => pngOf(width, height, 0, raw);
+
+/** An 8-bit PNG of colour type `colour` (0 grey, 2 RGB); `raw` holds the filtered rows. */
+export function pngOf(width, height, colour, raw) {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // 8 bits, greyscale, deflate, no filter, no interlace
+  ihdr.set([8, colour, 0, 0, 0], 8); // 8 bits, colour type, deflate, no filter, no interlace
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),

@@ -11,6 +11,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { BASE, launch, open, npmDigits, drawSeven } from './browser.mjs';
 import { digitPng, hugePng } from './images.mjs';
 import { endurance, growth, table, BOUND } from './endurance.mjs';
+import { cifarBuilt, cifarTestRecords, cifarPixels, cifarPng } from './cifar.mjs';
 
 const OUT = process.env.HAPSCOPE_E2E_OUT ?? 'target-e2e';
 mkdirSync(OUT, { recursive: true });
@@ -243,6 +244,82 @@ await check('endurance: 500 analyses in a row, memory stays bounded', async () =
   assert.ok(g.ok, `memory grew by ${g.jsHeapBytes} B (JS heap) / ${g.wasmBytes} B (wasm); bounds ${JSON.stringify(BOUND)}`);
   await page.close();
 });
+
+// The CIFAR-10 mode exists where the build found ../shared; otherwise the page says how to
+// enable it.
+await check('the MNIST page offers the CIFAR-10 mode, or says how to enable it', async () => {
+  const { page } = await open(browser, 'cpu', requests);
+  const text = await page.locator('#cifar').textContent();
+  if (cifarBuilt()) await page.locator('#cifar a', { hasText: 'Open the CIFAR-10 mode' }).waitFor({ timeout: 10_000 });
+  else assert.match(text, /cargo xtask dist.*\.\.\/shared\/models\/resnet44-cifar10\.safetensors/s);
+  await page.close();
+});
+
+if (cifarBuilt()) {
+  const goldenCifar = JSON.parse(readFileSync('tests/fixtures/page/golden-cifar.json', 'utf8'));
+  const cifarManifest = JSON.parse(readFileSync('dist/model-cifar/manifest.json', 'utf8'));
+  const records = cifarTestRecords();
+  const openCifar = async (backend) => {
+    const page = await browser.newPage();
+    page.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
+    await page.goto(`${BASE}/?model=cifar&backend=${backend}`);
+    return { page, info: await page.evaluate(() => window.hapscope.ready) };
+  };
+
+  await check('CIFAR-10 golden file matches its bundle', async () => {
+    assert.deepEqual(goldenCifar.bundle, cifarManifest.layers.map((l) => ({ name: l.name, sha256: l.file.sha256 })),
+      'stale golden: run `hapscope page-golden --bundle dist/model-cifar --out tests/fixtures/page/golden-cifar.json`');
+    assert.equal(goldenCifar.weights_sha256, cifarManifest.weights.sha256);
+  });
+
+  await check('CIFAR-10 mode: upload a photo, predictions per layer, attack, screenshot (CPU)', async () => {
+    const { page, info } = await openCifar('cpu');
+    assert.equal(info.network, 'resnet44');
+    assert.deepEqual(info.input, [3, 32, 32]);
+    const rec = records[goldenCifar.digits[0].id];
+    await page.setInputFiles('#upload', { name: 'photo.png', mimeType: 'image/png', buffer: cifarPng(rec) });
+    await page.locator('#layers li[data-layer="answer"]').waitFor({ timeout: 30_000 });
+    const layers = await page.locator('#layers li').evaluateAll((els) => els.map((e) => e.dataset.layer));
+    assert.deepEqual(layers, ['CL1', 'CL2', 'CL3', 'FC', 'answer']);
+    const answer = await page.locator('#layers li[data-layer="answer"] .answer').textContent();
+    assert.ok(info.classes.includes(answer), `answer "${answer}" is a class name`);
+    assert.equal(await page.locator('#layers li[data-layer="CL3"] canvas.thumb').count(), 3);
+    await page.locator('#attack').click();
+    await page.locator('#attack-result').waitFor({ state: 'visible', timeout: 120_000 });
+    assert.match(await page.locator('#adv-caption').textContent(), /after PGD \(ε 8\/255\): the network answers [a-z]+/);
+    await page.screenshot({ path: `${OUT}/cifar.png`, fullPage: true });
+    const bad = await page.evaluate(() => window.hapscope.analyze(new Float32Array(784)).then(() => 'resolved', (e) => e.message));
+    assert.match(bad, /3072 values \(3 × 32 × 32, channel-major\), got 784/);
+    await page.close();
+  });
+
+  // ResNet44 on SwiftShader (a software GPU) takes seconds an image: WebGPU gets 20.
+  for (const [backend, count] of [['cpu', 200], ['webgpu', 20]]) {
+    await check(`CIFAR-10 fidelity against the native pipeline, ${backend}`, async () => {
+      const { page, info } = await openCifar(backend);
+      assert.equal(info.backend, backend, `asked for ${backend}, got ${info.backend} (${info.fallback ?? ''})`);
+      const want = goldenCifar.digits.slice(0, count);
+      const inputs = want.map((g) => cifarPixels(records[g.id]));
+      const got = await page.evaluate(async (inputs) => {
+        const out = [];
+        for (const px of inputs) {
+          const a = await window.hapscope.analyze(Float32Array.from(px));
+          out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl });
+        }
+        return out;
+      }, inputs);
+      let same = 0;
+      let maxCpl = 0;
+      got.forEach((g, i) => {
+        if (g.answer === want[i].answer && g.top1.every((t, l) => t === want[i].top1[l])) same++;
+        maxCpl = Math.max(maxCpl, Math.abs(g.cpl - want[i].cpl));
+      });
+      console.log(`     CIFAR-10 ${backend}: ${same}/${got.length} images agree with native on the answer and every layer's top-1, max |ΔCPL| ${maxCpl.toExponential(2)}`);
+      assert.ok(got.length === count && same / got.length >= 0.995, `${same}/${got.length} < 99.5 %`);
+      await page.close();
+    });
+  }
+}
 
 // Every page above (uploads included) logged its requests: nothing went off the origin, and
 // nothing was sent anywhere — no request but GET, so no upload or drawing left the browser.

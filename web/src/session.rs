@@ -3,15 +3,14 @@
 
 use std::rc::Rc;
 
-use burn::module::Module;
 use burn::prelude::*;
 use hapscope_models::experiment::HostTaps;
-use hapscope_models::nets::lenet::LeNet;
+use hapscope_models::nets::lenet::LENET_TAPS;
 use hapscope_models::page::build::exemplar_taps;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
 use hapscope_models::page::model::{Analysis, LayerAnalysis, PageModel};
+use hapscope_models::page::net::{LENET, PageNet};
 use hapscope_models::pgd::{PgdConfig, PgdSpace, pgd};
-use hapscope_models::weights::lenet_from_bytes;
 use js_sys::{Array, Float32Array, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -19,17 +18,20 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::backend::{Kind, choose};
 
-/// Pixels of one digit.
-const PIXELS: usize = 28 * 28;
-
 struct State {
     kind: Kind,
     fallback: Option<String>,
     device: Device,
     ad: Device,
-    net: LeNet,
-    net_ad: LeNet,
+    net: PageNet,
+    net_ad: PageNet,
     model: PageModel,
+    /// `[channels, height, width]` of an input.
+    input: [usize; 3],
+    /// The tapped layers, as the bundle lists them.
+    layers: Vec<String>,
+    network: String,
+    classes: Vec<String>,
 }
 
 /// What `analyze` resolves to (the page's and `window.hapscope`'s shape).
@@ -79,6 +81,9 @@ struct LayerInfo<'a> {
 /// What `info` returns.
 #[derive(Serialize)]
 struct Info<'a> {
+    network: &'a str,
+    input: [usize; 3],
+    classes: &'a [String],
     backend: &'static str,
     fallback: Option<&'a str>,
     layers: Vec<LayerInfo<'a>>,
@@ -99,13 +104,18 @@ fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&text)
 }
 
-/// Checks a digit from JS: 784 finite values in [0, 1].
-fn check_pixels(px: &[f32]) -> Result<(), JsValue> {
-    if px.len() != PIXELS {
-        return Err(js_err(format!(
-            "a digit is 784 values (28 × 28, row-major), got {}",
-            px.len()
-        )));
+/// Checks an image from JS: `c × h × w` finite values in [0, 1].
+fn check_pixels(px: &[f32], [c, h, w]: [usize; 3]) -> Result<(), JsValue> {
+    if px.len() != c * h * w {
+        let what = if c == 1 {
+            format!("a digit is {} values ({h} × {w}, row-major)", h * w)
+        } else {
+            format!(
+                "an image is {} values ({c} × {h} × {w}, channel-major)",
+                c * h * w
+            )
+        };
+        return Err(js_err(format!("{what}, got {}", px.len())));
     }
     if let Some(i) = px
         .iter()
@@ -130,10 +140,12 @@ async fn read(t: Tensor<2>) -> Result<Vec<f32>, JsValue> {
 }
 
 impl State {
-    /// Forward pass of one digit with every tap, read back to the host.
+    /// Forward pass of one image with the bundle's taps, read back to the host.
     async fn taps(&self, px: &[f32]) -> Result<HostTaps, JsValue> {
-        let x = Tensor::<4>::from_data(TensorData::new(px.to_vec(), [1, 1, 28, 28]), &self.device);
-        let taps = self.net.forward_taps(x);
+        let [c, h, w] = self.input;
+        let x = Tensor::<4>::from_data(TensorData::new(px.to_vec(), [1, c, h, w]), &self.device);
+        let layers: Vec<&str> = self.layers.iter().map(String::as_str).collect();
+        let taps = self.net.forward_layers(x, &layers);
         let mut layers = Vec::with_capacity(taps.layers.len());
         for (name, t) in taps.layers {
             let [_, dim] = t.dims();
@@ -191,13 +203,15 @@ fn bundle_from_js(
 
 /// Per-layer HAPs of rows `rows` of `exemplars` on the CPU, read asynchronously.
 async fn haps_of(
-    net: &LeNet,
+    net: &PageNet,
     exemplars: &[u8],
+    shape: [usize; 3],
     rows: std::ops::Range<usize>,
+    layers: &[&str],
 ) -> Result<Vec<Vec<f32>>, JsValue> {
     let cpu = Device::flex();
     let mut haps: Vec<Vec<f32>> = Vec::new();
-    for taps in exemplar_taps(net, exemplars, rows, &cpu) {
+    for taps in exemplar_taps(net, exemplars, shape, rows, layers, &cpu) {
         haps.resize(taps.layers.len(), Vec::new());
         for (h, (_, t)) in haps.iter_mut().zip(taps.layers) {
             h.extend(read(t).await?);
@@ -206,7 +220,7 @@ async fn haps_of(
     Ok(haps)
 }
 
-/// The HAPs of exemplar rows `start..end` on the CPU, one `Float32Array` per layer
+/// The HAPs of MNIST exemplar rows `start..end` on the CPU, one `Float32Array` per layer
 /// (`rows × dim`): the share of the load one helper worker computes. The bytes are the
 /// bundle's; `Hapscope.load` verifies them (and the HAPs' shapes) when the shares arrive.
 #[wasm_bindgen(js_name = exemplarHaps)]
@@ -216,9 +230,9 @@ pub async fn exemplar_haps(
     start: usize,
     end: usize,
 ) -> Result<Array, JsValue> {
-    let net = lenet_from_bytes(&weights, &Device::flex()).map_err(js_err)?;
+    let net = PageNet::from_bytes(LENET, &weights, &Device::flex()).map_err(js_err)?;
     let out = Array::new();
-    for h in haps_of(&net, &exemplars, start..end).await? {
+    for h in haps_of(&net, &exemplars, [1, 28, 28], start..end, &LENET_TAPS).await? {
         out.push(&Float32Array::from(h.as_slice()));
     }
     Ok(out)
@@ -244,29 +258,32 @@ impl Hapscope {
         haps: Option<Array>,
     ) -> Result<Hapscope, JsValue> {
         let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?;
+        let m = &bundle.manifest;
+        let layers: Vec<&str> = m.layers.iter().map(|l| l.name.as_str()).collect();
+        let load = |d: &Device| PageNet::from_bytes(&m.network, &bundle.weights, d).map_err(js_err);
         let cpu = Device::flex();
-        let net_cpu = lenet_from_bytes(&bundle.weights, &cpu).map_err(js_err)?;
+        let net_cpu = load(&cpu)?;
+        let stored = bundle.libraries.iter().all(|a| a.vectors.is_some());
         let haps = match haps {
+            _ if stored => Vec::new(),
             Some(h) => h
                 .iter()
                 .map(|a| a.dyn_into::<Float32Array>().map(|a| a.to_vec()))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| js_err("haps must be Float32Arrays"))?,
             None => {
-                let all = 0..bundle.manifest.exemplar_ids.len();
-                haps_of(&net_cpu, &bundle.exemplars, all).await?
+                let all = 0..m.exemplar_ids.len();
+                haps_of(&net_cpu, &bundle.exemplars, m.input, all, &layers).await?
             }
         };
         let model = PageModel::from_exemplar_haps(&bundle, &haps).map_err(js_err)?;
         let (kind, device, fallback) = choose(&backend).await.map_err(js_err)?;
         let net = match kind {
             Kind::Cpu => net_cpu,
-            Kind::WebGpu => lenet_from_bytes(&bundle.weights, &device).map_err(js_err)?,
+            Kind::WebGpu => load(&device)?,
         };
         let ad = device.clone().autodiff();
-        let net_ad = lenet_from_bytes(&bundle.weights, &ad)
-            .map_err(js_err)?
-            .freeze();
+        let net_ad = load(&ad)?.freeze();
         Ok(Hapscope(Rc::new(State {
             kind,
             fallback,
@@ -275,6 +292,10 @@ impl Hapscope {
             net,
             net_ad,
             model,
+            input: m.input,
+            layers: layers.iter().map(|l| l.to_string()).collect(),
+            network: m.network.clone(),
+            classes: m.classes.clone(),
         })))
     }
 
@@ -289,6 +310,9 @@ impl Hapscope {
         let s = &self.0;
         let c = &s.model.calibration;
         to_js(&Info {
+            network: &s.network,
+            input: s.input,
+            classes: &s.classes,
             backend: s.kind.name(),
             fallback: s.fallback.as_deref(),
             layers: s
@@ -309,12 +333,13 @@ impl Hapscope {
         })
     }
 
-    /// Analyzes a digit (784 values in [0, 1], row-major 28 × 28): resolves to
+    /// Analyzes an image (`info().input` values in [0, 1], channel-major: 784 for a
+    /// digit, row-major 28 × 28; 3 × 32 × 32 for CIFAR-10): resolves to
     /// `{answer, backend, cpl, verdict, threshold, layers: [{name, top3, exemplars, …}]}`.
     pub fn analyze(&self, pixels: Vec<f32>) -> js_sys::Promise {
         let s = self.0.clone();
         future_to_promise(async move {
-            check_pixels(&pixels)?;
+            check_pixels(&pixels, s.input)?;
             let a = s.analysis(&pixels).await?;
             to_js(&s.out(&a))
         })
@@ -325,19 +350,20 @@ impl Hapscope {
     pub fn attack(&self, pixels: Vec<f32>, eps: f32, seed: u32) -> js_sys::Promise {
         let s = self.0.clone();
         future_to_promise(async move {
-            check_pixels(&pixels)?;
+            check_pixels(&pixels, s.input)?;
             if !(eps > 0.0 && eps <= 1.0) {
                 return Err(js_err(format!("ε must be in (0, 1], got {eps}")));
             }
             // The attack moves the digit away from the network's current answer.
             let label = s.taps(&pixels).await?.answers[0];
-            let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, 28, 28]), &s.device);
+            let [c, h, w] = s.input;
+            let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, c, h, w]), &s.device);
             let y =
                 Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &s.device);
             let cfg = PgdConfig::new(eps).with_seed(u64::from(seed));
             let net_ad = &s.net_ad;
             let adv = pgd(&|p| net_ad.forward(p), x, y, &cfg, &PgdSpace::Pixel, &s.ad);
-            let adv = read(adv.reshape([1, PIXELS])).await?;
+            let adv = read(adv.reshape([1, c * h * w])).await?;
             let after = s.analysis(&adv).await?;
             #[derive(Serialize)]
             struct AttackOut<'a> {

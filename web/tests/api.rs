@@ -8,8 +8,11 @@ use hapscope_core::hebbian::Links;
 use hapscope_core::library::Library;
 use hapscope_models::experiment::to_host;
 use hapscope_models::page::bundle::file_ref;
-use hapscope_models::page::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
+use hapscope_models::page::manifest::{
+    Calibration, LayerRef, MANIFEST_FORMAT, Manifest, digit_classes,
+};
 use hapscope_models::page::model::exemplar_pixels;
+use hapscope_models::page::net::LENET;
 use hapscope_models::weights::lenet_from_bytes;
 use hapscope_web::Hapscope;
 use js_sys::{Array, Reflect, Uint8Array};
@@ -27,7 +30,7 @@ fn bundle() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
     let ex = digit_bytes();
     let cpu = Device::flex();
     let net = lenet_from_bytes(WEIGHTS, &cpu).unwrap();
-    let px = exemplar_pixels(&ex, 0..4);
+    let px = exemplar_pixels(&ex, 784, 0..4);
     let taps = to_host(net.forward_taps(Tensor::<4>::from_data(
         TensorData::new(px, [4, 1, 28, 28]),
         &cpu,
@@ -61,6 +64,9 @@ fn bundle() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
         files.push(bytes);
     }
     let manifest = Manifest {
+        network: LENET.into(),
+        input: [1, 28, 28],
+        classes: digit_classes(),
         format: MANIFEST_FORMAT,
         source: "four synthetic digits".into(),
         weights: file_ref("lenet.safetensors", WEIGHTS),

@@ -86,6 +86,7 @@ pub fn dist() -> Result {
         cli.to_str().ok_or("non-UTF-8 target dir")?,
         &["page", "--out", "dist/model"],
     )?;
+    cifar_bundle(&cli, &dist.join("model-cifar"))?;
     // The wasm, its glue, then wasm-opt (binaryen from npm: Debian's is too old).
     run(
         "cargo",
@@ -120,6 +121,64 @@ pub fn dist() -> Result {
     }
     eprintln!("xtask: built {}", dist.display());
     Ok(())
+}
+
+/// Where the CIFAR-10 mode's inputs are: `../shared` beside the repository.
+fn shared() -> std::path::PathBuf {
+    root().join("../shared")
+}
+
+/// The CIFAR-10 mode's bundle (`hapscope page-cifar`) into `out`, when `../shared` has the
+/// ResNet44 weights and CIFAR-10; otherwise the page says how to enable the mode. The build
+/// takes ≈ 2 minutes, so it is cached in the target directory, keyed by the CLI binary and
+/// the input files.
+fn cifar_bundle(cli: &Path, out: &Path) -> Result {
+    use std::hash::{Hash, Hasher};
+    let weights = shared().join("models/resnet44-cifar10.safetensors");
+    let data = shared().join("data");
+    let cifar = data.join("cifar10");
+    if !weights.is_file() || !cifar.is_dir() {
+        eprintln!(
+            "xtask: no {} or {}: the page's CIFAR-10 mode is not built",
+            weights.display(),
+            cifar.display()
+        );
+        return Ok(());
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    fs::read(cli).map_err(io(cli))?.hash(&mut h);
+    fs::read(&weights).map_err(io(&weights))?.hash(&mut h);
+    let mut files: Vec<_> = fs::read_dir(&cifar)
+        .map_err(io(&cifar))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    for f in files.iter().filter(|f| f.is_file()) {
+        fs::read(f).map_err(io(f))?.hash(&mut h);
+    }
+    let cached = target_dir().join(format!("page-cifar/{:016x}", h.finish()));
+    if !cached.join("manifest.json").exists() {
+        let tmp = target_dir().join("page-cifar/tmp");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        }
+        run(
+            cli.to_str().ok_or("non-UTF-8 target dir")?,
+            &[
+                "page-cifar",
+                "--data",
+                data.to_str().ok_or("non-UTF-8 path")?,
+                "--weights",
+                weights.to_str().ok_or("non-UTF-8 path")?,
+                "--out",
+                tmp.to_str().ok_or("non-UTF-8 target dir")?,
+            ],
+        )?;
+        fs::rename(&tmp, &cached).map_err(io(&cached))?;
+    } else {
+        eprintln!("xtask: CIFAR-10 bundle: reusing {}", cached.display());
+    }
+    copy_dir(&cached, out)
 }
 
 /// Optimises the page's wasm in place with binaryen's wasm-opt (from npm: Debian's is too old

@@ -8,8 +8,10 @@ use sha2::{Digest, Sha256};
 
 use super::manifest::{FileRef, MANIFEST_FORMAT, Manifest};
 
-/// Bytes per exemplar digit.
+/// Bytes per exemplar digit of the MNIST bundle.
 pub const DIGIT_BYTES: usize = 28 * 28;
+/// Largest input accepted from a manifest, in values (a 3 × 64 × 64 image).
+const MAX_INPUT: usize = 3 * 64 * 64;
 /// The manifest's file name.
 pub const MANIFEST_NAME: &str = "manifest.json";
 
@@ -108,16 +110,27 @@ impl Bundle {
         if ids.windows(2).any(|w| w[0] >= w[1]) {
             return err(format!("{MANIFEST_NAME}: exemplar ids are not increasing"));
         }
+        let classes = manifest.classes.len();
         if manifest.exemplar_labels.len() != ids.len()
-            || manifest.exemplar_labels.iter().any(|&l| l > 9)
+            || manifest
+                .exemplar_labels
+                .iter()
+                .any(|&l| usize::from(l) >= classes)
         {
             return err(format!(
-                "{MANIFEST_NAME}: exemplar labels do not match the ids"
+                "{MANIFEST_NAME}: exemplar labels do not match the ids and classes"
             ));
         }
-        if exemplars.len() != ids.len() * DIGIT_BYTES {
+        let per = manifest.input_len();
+        if per == 0 || per > MAX_INPUT {
             return err(format!(
-                "{}: {} bytes is not {} digits of {DIGIT_BYTES} bytes",
+                "{MANIFEST_NAME}: input {:?} is not a plausible image",
+                manifest.input
+            ));
+        }
+        if exemplars.len() != ids.len() * per {
+            return err(format!(
+                "{}: {} bytes is not {} images of {per} bytes",
                 manifest.exemplars.name,
                 exemplars.len(),
                 ids.len()
@@ -138,12 +151,17 @@ impl Bundle {
             check_file(&layer.file, bytes)?;
             let a = LibraryArtifact::decode(bytes)
                 .map_err(|e| BundleError(format!("{}: {e}", layer.file.name)))?;
-            if a.layer != layer.name || a.nodes() != layer.nodes || a.nodes() == 0 {
+            if a.layer != layer.name
+                || a.nodes() != layer.nodes
+                || a.nodes() == 0
+                || a.links.classes() != classes
+            {
                 return err(format!(
-                    "{}: holds layer {} with {} nodes, the manifest says {} with {}",
+                    "{}: holds layer {} with {} nodes and {} classes, the manifest says {} with {} and {classes}",
                     layer.file.name,
                     a.layer,
                     a.nodes(),
+                    a.links.classes(),
                     layer.name,
                     layer.nodes
                 ));
@@ -205,6 +223,7 @@ impl Bundle {
 
     /// The pixels (bytes) of exemplar row `row`.
     pub fn exemplar(&self, row: usize) -> &[u8] {
-        &self.exemplars[row * DIGIT_BYTES..][..DIGIT_BYTES]
+        let per = self.manifest.input_len();
+        &self.exemplars[row * per..][..per]
     }
 }

@@ -50,16 +50,26 @@ pub struct Calibration {
 pub struct Manifest {
     /// [`MANIFEST_FORMAT`].
     pub format: u32,
+    /// The network (`super::net::LENET` or `RESNET44`); absent means the LeNet.
+    #[serde(default = "lenet")]
+    pub network: String,
+    /// Input `[channels, height, width]`: analyses take that many values in [0, 1]
+    /// (channel-major), and each exemplar is that many bytes.
+    #[serde(default = "mnist_input")]
+    pub input: [usize; 3],
+    /// Class names by index (the digits 0–9 for MNIST).
+    #[serde(default = "digit_classes")]
+    pub classes: Vec<String>,
     /// Where the digits came from, in words.
     pub source: String,
     /// Network weights (safetensors).
     pub weights: FileRef,
-    /// Exemplar digits: `exemplar_ids.len()` images of 28 × 28 bytes, row-major.
+    /// Exemplar images: `exemplar_ids.len()` images of [`Manifest::input`] bytes.
     pub exemplars: FileRef,
     /// Source id (index in the digit set) of each exemplar, increasing; library nodes
     /// name their exemplar by this id.
     pub exemplar_ids: Vec<u32>,
-    /// The true digit of each exemplar.
+    /// The true class of each exemplar.
     pub exemplar_labels: Vec<u8>,
     /// Libraries, input to output.
     pub layers: Vec<LayerRef>,
@@ -70,4 +80,24 @@ pub struct Manifest {
     /// The digits set aside for calibration and fidelity tests: every `holdout_every`-th
     /// digit of the set (source ids `k · holdout_every − 1`).
     pub holdout_every: usize,
+}
+
+fn lenet() -> String {
+    super::net::LENET.into()
+}
+
+fn mnist_input() -> [usize; 3] {
+    [1, 28, 28]
+}
+
+/// The class names of MNIST: "0" … "9".
+pub fn digit_classes() -> Vec<String> {
+    (0..10).map(|d| d.to_string()).collect()
+}
+
+impl Manifest {
+    /// Values per input image (and bytes per exemplar).
+    pub fn input_len(&self) -> usize {
+        self.input.iter().product()
+    }
 }

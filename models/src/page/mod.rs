@@ -12,3 +12,4 @@ pub mod bundle;
 pub mod manifest;
 pub mod membership;
 pub mod model;
+pub mod net;

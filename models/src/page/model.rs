@@ -9,7 +9,7 @@ use hapscope_core::library::{Library, normalize_rows};
 use hapscope_core::predict::{Predictor, top_k};
 use serde::Serialize;
 
-use super::bundle::{Bundle, BundleError, DIGIT_BYTES};
+use super::bundle::{Bundle, BundleError};
 use super::manifest::Calibration;
 
 /// One layer's library network: nodes (unit HAPs of exemplar digits) and links.
@@ -64,10 +64,10 @@ pub struct PageModel {
     pub calibration: Calibration,
 }
 
-/// Exemplar rows `rows` of `exemplars` (784 bytes each) as pixels in [0, 1] (byte / 255),
-/// row-major, ready for a forward pass.
-pub fn exemplar_pixels(exemplars: &[u8], rows: std::ops::Range<usize>) -> Vec<f32> {
-    exemplars[rows.start * DIGIT_BYTES..rows.end * DIGIT_BYTES]
+/// Exemplar rows `rows` of `exemplars` (`per` bytes each: 784 for a digit) as pixels in
+/// [0, 1] (byte / 255), in storage order, ready for a forward pass.
+pub fn exemplar_pixels(exemplars: &[u8], per: usize, rows: std::ops::Range<usize>) -> Vec<f32> {
+    exemplars[rows.start * per..rows.end * per]
         .iter()
         .map(|&b| f32::from(b) / 255.0)
         .collect()
@@ -75,8 +75,32 @@ pub fn exemplar_pixels(exemplars: &[u8], rows: std::ops::Range<usize>) -> Vec<f3
 
 impl PageModel {
     /// Builds the layers from a bundle and the HAPs of **all** its exemplars:
-    /// `haps[l]` holds `exemplars × dim_l` values, rows in exemplar order.
+    /// `haps[l]` holds `exemplars × dim_l` values, rows in exemplar order. A library
+    /// artifact that stores its node vectors (the CIFAR-10 bundle) is used as stored, and
+    /// `haps` may then be empty.
     pub fn from_exemplar_haps(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Self, BundleError> {
+        if bundle.libraries.iter().all(|a| a.vectors.is_some()) {
+            let layers = bundle
+                .libraries
+                .iter()
+                .map(|a| {
+                    let library = a
+                        .library()
+                        .ok_or_else(|| BundleError(format!("layer {}: no vectors", a.layer)))?
+                        .map_err(|e| BundleError(format!("layer {}: {e}", a.layer)))?;
+                    Ok(PageLayer {
+                        name: a.layer.clone(),
+                        library,
+                        links: a.links.clone(),
+                    })
+                })
+                .collect::<Result<_, BundleError>>()?;
+            return Ok(PageModel {
+                layers,
+                top_a: bundle.manifest.top_a,
+                calibration: bundle.manifest.calibration.clone(),
+            });
+        }
         let n = bundle.manifest.exemplar_ids.len();
         if haps.len() != bundle.libraries.len() {
             return Err(BundleError(format!(

