@@ -24,8 +24,8 @@ fn replay(target: &str, run: fn(&[u8])) {
         }
     }
     assert!(
-        seen >= 2,
-        "expected the committed corpus of {target}, found {seen} files"
+        seen > 0,
+        "expected the committed corpus of {target}, found no files"
     );
 }
 
