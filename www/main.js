@@ -100,7 +100,8 @@ $('clear').onclick = () => {
   $('verdict').textContent = '–';
   $('verdict').className = 'verdict';
   $('attack').disabled = true;
-  $('input-error').textContent = '';
+  // A blank pad is not a digit: say so instead of analysing nothing.
+  $('input-error').textContent = 'The pad is blank: draw a digit.';
   drawImage($('preview'), blank(), inputShape());
 };
 

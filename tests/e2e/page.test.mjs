@@ -69,6 +69,8 @@ await check('draw, predictions per layer, attack, screenshot (CPU)', async () =>
   // A blank canvas: Clear leaves no stale prediction; a single dot still gets an answer.
   await page.locator('#clear').click();
   assert.equal(await page.locator('#layers li').count(), 0);
+  assert.equal(await page.locator('#input-error').textContent(), 'The pad is blank: draw a digit.');
+  said.push(`blank pad (Clear): "${await page.locator('#input-error').textContent()}"`);
   await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = await page.locator('#pad').boundingBox();
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
