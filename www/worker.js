@@ -39,32 +39,30 @@ async function load({ backend, model: which = 'model' }) {
   const manifestBytes = fetchBytes('manifest.json');
   const mod = await module;
   wasmMemory = (await init({ module_or_path: mod })).memory;
-  const helpers = spawnHelpers(mod);
   let manifest;
   try {
     manifest = JSON.parse(new TextDecoder().decode(await manifestBytes));
   } catch (e) {
-    helpers.forEach((h) => h.close());
     throw new Error(`${dir}/manifest.json: not JSON or not readable (${e.message})`);
   }
   const files = [manifest.weights?.name, manifest.exemplars?.name, ...(manifest.layers ?? []).map((l) => l.file?.name)];
   if (files.some((f) => typeof f !== 'string' || f.includes('/'))) {
-    helpers.forEach((h) => h.close());
     throw new Error(`${dir}/manifest.json: file names missing or invalid`);
   }
+  // The LeNet's node vectors are recomputed from the exemplars, shared among helper workers
+  // (started now, so they initialise during the download); ResNet44's libraries store theirs.
+  const lenet = (manifest.network ?? 'lenet') === 'lenet';
+  const helpers = lenet ? spawnHelpers(mod) : [];
   const [weights, exemplars, ...libraries] = await Promise.all(files.map(fetchBytes));
   const t1 = performance.now();
-  // The LeNet's node vectors are recomputed from the exemplars (shared among helpers);
-  // ResNet44's libraries store theirs.
-  const lenet = (manifest.network ?? 'lenet') === 'lenet';
-  if (!lenet) helpers.forEach((h) => h.close());
   const haps = lenet ? await shareHaps([weights, exemplars], manifest.exemplar_ids.length, helpers) : undefined;
   const th = performance.now();
   model = await Hapscope.load(await manifestBytes, weights, exemplars, libraries, backend, haps);
-  input = model.info().input;
+  const info = model.info();
+  input = info.input;
   const t2 = performance.now();
   return {
-    ...model.info(),
+    ...info,
     loadMs: t2 - t0,
     phases: { downloadAndCompileMs: t1 - t0, exemplarHapsMs: th - t1, librariesMs: t2 - th },
     // The page draws the nearest exemplars from these (checked by the load); no second download.

@@ -10,14 +10,14 @@ const sample = Array.from({ length: 50 }, (_, i) => digits[(i * 197) % digits.le
 const browser = await launch();
 const out = {};
 // The CIFAR-10 mode (where built): 50 test images, PGD at ε 8/255.
-const runs = [['cpu', 'cpu', sample, 0.2], ['webgpu', 'webgpu', sample, 0.2]];
+const runs = [['cpu', 'cpu', null, sample, 0.2], ['webgpu', 'webgpu', null, sample, 0.2]];
 if (cifarBuilt()) {
   const recs = cifarTestRecords();
-  runs.push(['cifar-cpu', 'cpu&model=cifar', Array.from({ length: 50 }, (_, i) => cifarPixels(recs[i])), 8 / 255]);
+  runs.push(['cifar-cpu', 'cpu', 'cifar', Array.from({ length: 50 }, (_, i) => cifarPixels(recs[i])), 8 / 255]);
 }
-for (const [key, backend, sample, eps] of runs) {
+for (const [key, backend, model, sample, eps] of runs) {
   const t0 = Date.now();
-  const { page, info } = await open(browser, backend);
+  const { page, info } = await open(browser, backend, [], { model });
   await page.evaluate((px) => window.hapscope.analyze(Float32Array.from(px)), sample[0]);
   const firstAnswerMs = Date.now() - t0;
   const r = await page.evaluate(async ({ sample, eps }) => {

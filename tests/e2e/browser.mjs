@@ -20,15 +20,15 @@ export async function launch({ webgpu = true } = {}) {
   return browser;
 }
 
-/** Opens the page on `backend`; `requests` collects every request it makes ({method, url}),
- *  its workers' included. */
-export async function open(browser, backend, requests = []) {
+/** Opens the page on `backend` (`model: 'cifar'` for the CIFAR-10 mode); `requests` collects
+ *  every request it makes ({method, url}), its workers' included. */
+export async function open(browser, backend, requests = [], { model } = {}) {
   const page = await browser.newPage();
   page.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
   page.on('console', (m) => { if (m.type() === 'error') console.error(`[page ${backend}] ${m.text()}`); });
   page.on('pageerror', (e) => console.error(`[page ${backend}] ${e.message}`));
   const t0 = Date.now();
-  await page.goto(`${BASE}/?backend=${backend}`);
+  await page.goto(`${BASE}/?backend=${backend}` + (model ? `&model=${model}` : ''));
   const info = await page.evaluate(() => window.hapscope.ready);
   return { page, info, readyMs: Date.now() - t0 };
 }
@@ -43,6 +43,29 @@ export function npmDigits() {
     }
   }
   return all;
+}
+
+/**
+ * Analyses `inputs` in the page and compares them with the native golden entries `want`
+ * (`{answer, top1, cpl}` each): how many agree on the answer and every layer's top-1, the
+ * largest CPL difference, and the backends that answered.
+ */
+export async function fidelity(page, inputs, want) {
+  const got = await page.evaluate(async (inputs) => {
+    const out = [];
+    for (const px of inputs) {
+      const a = await window.hapscope.analyze(Float32Array.from(px));
+      out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl, backend: a.backend });
+    }
+    return out;
+  }, inputs);
+  let same = 0;
+  let maxCpl = 0;
+  got.forEach((g, i) => {
+    if (g.answer === want[i].answer && g.top1.every((t, l) => t === want[i].top1[l])) same++;
+    maxCpl = Math.max(maxCpl, Math.abs(g.cpl - want[i].cpl));
+  });
+  return { count: got.length, same, maxCpl, backends: got.map((g) => g.backend) };
 }
 
 /** Draws a "7" on the pad with the mouse. */

@@ -8,7 +8,7 @@
 // page's origin.
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
-import { BASE, launch, open, npmDigits, drawSeven } from './browser.mjs';
+import { BASE, launch, open, npmDigits, drawSeven, fidelity } from './browser.mjs';
 import { digitPng, hugePng } from './images.mjs';
 import { endurance, growth, table, BOUND } from './endurance.mjs';
 import { cifarBuilt, cifarTestRecords, cifarPixels, cifarPng } from './cifar.mjs';
@@ -177,25 +177,11 @@ for (const backend of ['cpu', 'webgpu']) {
     const { page, info } = await open(browser, backend, requests);
     assert.equal(info.backend, backend, `asked for ${backend}, got ${info.backend} (${info.fallback ?? ''})`);
     const inputs = golden.digits.map((g) => digits[g.id]);
-    const got = await page.evaluate(async (inputs) => {
-      const out = [];
-      for (const px of inputs) {
-        const a = await window.hapscope.analyze(Float32Array.from(px));
-        out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl, backend: a.backend });
-      }
-      return out;
-    }, inputs);
-    let same = 0;
-    let maxCpl = 0;
-    got.forEach((g, i) => {
-      const want = golden.digits[i];
-      if (g.answer === want.answer && g.top1.every((t, l) => t === want.top1[l])) same++;
-      maxCpl = Math.max(maxCpl, Math.abs(g.cpl - want.cpl));
-      assert.equal(g.backend, backend);
-    });
-    const rate = same / got.length;
-    console.log(`     ${backend}: ${same}/${got.length} digits agree with native on the answer and every layer's top-1 (${(100 * rate).toFixed(1)} %), max |ΔCPL| ${maxCpl.toExponential(2)}`);
-    assert.ok(got.length >= 200 && rate >= 0.995, `${same}/${got.length} < 99.5 %`);
+    const { count, same, maxCpl, backends } = await fidelity(page, inputs, golden.digits);
+    backends.forEach((b) => assert.equal(b, backend));
+    const rate = same / count;
+    console.log(`     ${backend}: ${same}/${count} digits agree with native on the answer and every layer's top-1 (${(100 * rate).toFixed(1)} %), max |ΔCPL| ${maxCpl.toExponential(2)}`);
+    assert.ok(count >= 200 && rate >= 0.995, `${same}/${count} < 99.5 %`);
     await page.close();
   });
 }
@@ -261,12 +247,7 @@ if (cifarBuilt()) {
   const goldenCifar = JSON.parse(readFileSync('tests/fixtures/page/golden-cifar.json', 'utf8'));
   const cifarManifest = JSON.parse(readFileSync('dist/model-cifar/manifest.json', 'utf8'));
   const records = cifarTestRecords();
-  const openCifar = async (backend) => {
-    const page = await browser.newPage();
-    page.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
-    await page.goto(`${BASE}/?model=cifar&backend=${backend}`);
-    return { page, info: await page.evaluate(() => window.hapscope.ready) };
-  };
+  const openCifar = (backend) => open(browser, backend, requests, { model: 'cifar' });
 
   await check('CIFAR-10 golden file matches its bundle', async () => {
     assert.deepEqual(goldenCifar.bundle, cifarManifest.layers.map((l) => ({ name: l.name, sha256: l.file.sha256 })),
@@ -302,22 +283,9 @@ if (cifarBuilt()) {
       assert.equal(info.backend, backend, `asked for ${backend}, got ${info.backend} (${info.fallback ?? ''})`);
       const want = goldenCifar.digits.slice(0, count);
       const inputs = want.map((g) => cifarPixels(records[g.id]));
-      const got = await page.evaluate(async (inputs) => {
-        const out = [];
-        for (const px of inputs) {
-          const a = await window.hapscope.analyze(Float32Array.from(px));
-          out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl });
-        }
-        return out;
-      }, inputs);
-      let same = 0;
-      let maxCpl = 0;
-      got.forEach((g, i) => {
-        if (g.answer === want[i].answer && g.top1.every((t, l) => t === want[i].top1[l])) same++;
-        maxCpl = Math.max(maxCpl, Math.abs(g.cpl - want[i].cpl));
-      });
-      console.log(`     CIFAR-10 ${backend}: ${same}/${got.length} images agree with native on the answer and every layer's top-1, max |ΔCPL| ${maxCpl.toExponential(2)}`);
-      assert.ok(got.length === count && same / got.length >= 0.995, `${same}/${got.length} < 99.5 %`);
+      const r = await fidelity(page, inputs, want);
+      console.log(`     CIFAR-10 ${backend}: ${r.same}/${r.count} images agree with native on the answer and every layer's top-1, max |ΔCPL| ${r.maxCpl.toExponential(2)}`);
+      assert.ok(r.count === count && r.same / r.count >= 0.995, `${r.same}/${r.count} < 99.5 %`);
       await page.close();
     });
   }

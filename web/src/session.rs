@@ -8,6 +8,7 @@ use hapscope_models::experiment::HostTaps;
 use hapscope_models::nets::lenet::LENET_TAPS;
 use hapscope_models::page::build::exemplar_taps;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
+use hapscope_models::page::manifest::MNIST_INPUT;
 use hapscope_models::page::model::{Analysis, LayerAnalysis, PageModel};
 use hapscope_models::page::net::{LENET, PageNet};
 use hapscope_models::pgd::{PgdConfig, PgdSpace, pgd};
@@ -232,7 +233,7 @@ pub async fn exemplar_haps(
 ) -> Result<Array, JsValue> {
     let net = PageNet::from_bytes(LENET, &weights, &Device::flex()).map_err(js_err)?;
     let out = Array::new();
-    for h in haps_of(&net, &exemplars, [1, 28, 28], start..end, &LENET_TAPS).await? {
+    for h in haps_of(&net, &exemplars, MNIST_INPUT, start..end, &LENET_TAPS).await? {
         out.push(&Float32Array::from(h.as_slice()));
     }
     Ok(out)
@@ -263,9 +264,8 @@ impl Hapscope {
         let load = |d: &Device| PageNet::from_bytes(&m.network, &bundle.weights, d).map_err(js_err);
         let cpu = Device::flex();
         let net_cpu = load(&cpu)?;
-        let stored = bundle.libraries.iter().all(|a| a.vectors.is_some());
         let haps = match haps {
-            _ if stored => Vec::new(),
+            _ if bundle.stores_vectors() => Vec::new(),
             Some(h) => h
                 .iter()
                 .map(|a| a.dyn_into::<Float32Array>().map(|a| a.to_vec()))

@@ -156,12 +156,7 @@ fn cifar_bundle(cli: &Path, out: &Path) -> Result {
     for f in files.iter().filter(|f| f.is_file()) {
         fs::read(f).map_err(io(f))?.hash(&mut h);
     }
-    let cached = target_dir().join(format!("page-cifar/{:016x}", h.finish()));
-    if !cached.join("manifest.json").exists() {
-        let tmp = target_dir().join("page-cifar/tmp");
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-        }
+    let cached = cache("page-cifar", &format!("{:016x}", h.finish()), |tmp| {
         run(
             cli.to_str().ok_or("non-UTF-8 target dir")?,
             &[
@@ -173,12 +168,31 @@ fn cifar_bundle(cli: &Path, out: &Path) -> Result {
                 "--out",
                 tmp.to_str().ok_or("non-UTF-8 target dir")?,
             ],
-        )?;
-        fs::rename(&tmp, &cached).map_err(io(&cached))?;
-    } else {
-        eprintln!("xtask: CIFAR-10 bundle: reusing {}", cached.display());
-    }
+        )
+    })?;
     copy_dir(&cached, out)
+}
+
+/// `$CARGO_TARGET_DIR/<kind>/<key>`, made by `make` (given a temporary path to write, file or
+/// directory) unless an earlier build left it: for the slow build steps whose inputs are
+/// summed up by `key`.
+fn cache(kind: &str, key: &str, make: impl FnOnce(&Path) -> Result) -> Result<std::path::PathBuf> {
+    let dir = target_dir().join(kind);
+    let cached = dir.join(key);
+    if cached.exists() {
+        eprintln!("xtask: {kind}: reusing {}", cached.display());
+        return Ok(cached);
+    }
+    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let tmp = dir.join("tmp");
+    if tmp.is_dir() {
+        fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    } else if tmp.exists() {
+        fs::remove_file(&tmp).map_err(io(&tmp))?;
+    }
+    make(&tmp)?;
+    fs::rename(&tmp, &cached).map_err(io(&cached))?;
+    Ok(cached)
 }
 
 /// Optimises the page's wasm in place with binaryen's wasm-opt (from npm: Debian's is too old
@@ -194,11 +208,8 @@ fn wasm_opt(wasm: &Path) -> Result {
     let bytes = fs::read(wasm).map_err(io(wasm))?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
-    let cache = target_dir().join("wasm-opt");
-    let cached = cache.join(format!("{:016x}-{}.wasm", h.finish(), bytes.len()));
-    if !cached.exists() {
-        fs::create_dir_all(&cache).map_err(io(&cache))?;
-        let tmp = cache.join("out.wasm.tmp");
+    let key = format!("{:016x}-{}.wasm", h.finish(), bytes.len());
+    let cached = cache("wasm-opt", &key, |tmp| {
         run(
             "node",
             &[
@@ -214,11 +225,8 @@ fn wasm_opt(wasm: &Path) -> Result {
                 "-o",
                 tmp.to_str().ok_or("non-UTF-8 target dir")?,
             ],
-        )?;
-        fs::rename(&tmp, &cached).map_err(io(&cached))?;
-    } else {
-        eprintln!("xtask: wasm-opt: reusing {}", cached.display());
-    }
+        )
+    })?;
     fs::copy(&cached, wasm).map_err(io(&cached))?;
     Ok(())
 }

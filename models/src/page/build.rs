@@ -259,7 +259,7 @@ pub fn exemplar_taps<'a>(
 
 /// The HAPs of rows `rows` of `images` (bytes of `shape` each), per layer of `layers`
 /// (`rows × dim` values each), read back synchronously (native, or the CPU in wasm).
-pub fn digit_haps(
+pub fn image_haps(
     net: &PageNet,
     images: &[u8],
     shape: [usize; 3],
@@ -291,13 +291,13 @@ pub fn layer_names(bundle: &Bundle) -> Vec<&str> {
 /// The HAPs of every exemplar, per layer (`exemplars × dim` values each); none when every
 /// library stores its vectors.
 pub fn exemplar_haps(net: &PageNet, bundle: &Bundle, device: &Device) -> Vec<Vec<f32>> {
-    if bundle.libraries.iter().all(|a| a.vectors.is_some()) {
+    if bundle.stores_vectors() {
         return Vec::new();
     }
     let all = 0..bundle.manifest.exemplar_ids.len();
     let layers = layer_names(bundle);
     let shape = bundle.manifest.input;
-    digit_haps(net, &bundle.exemplars, shape, all, &layers, device)
+    image_haps(net, &bundle.exemplars, shape, all, &layers, device)
 }
 
 /// The page's model, assembled exactly as the page does it: the exemplars' HAPs from a

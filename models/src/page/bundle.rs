@@ -221,6 +221,12 @@ impl Bundle {
         self.manifest.exemplar_ids.binary_search(&id).ok()
     }
 
+    /// Whether every library stores its node vectors (the CIFAR-10 bundle): then nothing is
+    /// recomputed from the exemplars.
+    pub fn stores_vectors(&self) -> bool {
+        self.libraries.iter().all(|a| a.vectors.is_some())
+    }
+
     /// The pixels (bytes) of exemplar row `row`.
     pub fn exemplar(&self, row: usize) -> &[u8] {
         let per = self.manifest.input_len();

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The input of the MNIST LeNet: one channel, 28 × 28.
+pub const MNIST_INPUT: [usize; 3] = [1, 28, 28];
+
 /// The manifest format this code writes and reads.
 pub const MANIFEST_FORMAT: u32 = 1;
 
@@ -87,7 +90,7 @@ fn lenet() -> String {
 }
 
 fn mnist_input() -> [usize; 3] {
-    [1, 28, 28]
+    MNIST_INPUT
 }
 
 /// The class names of MNIST: "0" … "9".

@@ -79,7 +79,7 @@ impl PageModel {
     /// artifact that stores its node vectors (the CIFAR-10 bundle) is used as stored, and
     /// `haps` may then be empty.
     pub fn from_exemplar_haps(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Self, BundleError> {
-        if bundle.libraries.iter().all(|a| a.vectors.is_some()) {
+        if bundle.stores_vectors() {
             let layers = bundle
                 .libraries
                 .iter()

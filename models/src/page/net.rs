@@ -56,7 +56,7 @@ impl PageNet {
             PageNet::LeNet(n) => n.forward_taps(x),
             PageNet::ResNet44(n) => n.forward_taps(x),
         };
-        let mut taps: Vec<_> = all.layers.into_iter().collect();
+        let mut taps = all.layers;
         let layers = layers
             .iter()
             .filter_map(|name| {

