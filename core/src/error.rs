@@ -43,8 +43,6 @@ pub enum Error {
     },
     /// More rows than a `u32` source id can name.
     TooManyRows,
-    /// A serialized library artifact could not be decoded.
-    Artifact(crate::artifact::ArtifactError),
 }
 
 impl fmt::Display for Error {
@@ -65,25 +63,13 @@ impl fmt::Display for Error {
             }
             Error::Empty { what } => write!(f, "{what} is empty"),
             Error::TooManyRows => write!(f, "more than u32::MAX rows"),
-            Error::Artifact(e) => write!(f, "bad library artifact: {e}"),
         }
     }
 }
 
-impl core::error::Error for Error {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Error::Artifact(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<crate::artifact::ArtifactError> for Error {
-    fn from(e: crate::artifact::ArtifactError) -> Self {
-        Error::Artifact(e)
-    }
-}
+// Decoding errors of the artifact format are `artifact::ArtifactError`, a type of their own:
+// this module depends on no other module of the crate.
+impl core::error::Error for Error {}
 
 /// Shorthand for `core::result::Result<T, Error>`.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -317,8 +317,16 @@ impl<K: SimilarityKernel> LibraryBuilder<K> {
     /// Screens queries in a random `k`-dimensional projection before the full match (see
     /// [`crate::screen`]). It changes speed only, never the library; it pays off when `dim`
     /// is several times `k` and most rows are not novel.
+    ///
+    /// It may be set (or replaced) at any time: the nodes already stored are projected into
+    /// the new screen.
     pub fn with_screen(mut self, k: usize, candidates: usize, seed: u64) -> Result<Self> {
-        self.screen = Some(Screen::new(self.library.dim, k, candidates, seed)?);
+        let mut screen = Screen::new(self.library.dim, k, candidates, seed)?;
+        if !self.library.is_empty() {
+            screen.project(&self.kernel, &self.library.vectors, &mut self.projected);
+            screen.push_node(&self.projected);
+        }
+        self.screen = Some(screen);
         Ok(self)
     }
 
@@ -548,6 +556,31 @@ mod tests {
         );
         assert_eq!(b.library().len(), 1);
         assert_eq!(b.stats().rows, 1);
+    }
+
+    #[test]
+    fn screen_can_be_added_after_nodes_exist() {
+        // Rows of a 40-dimensional library: a few directions, each shown several times.
+        let dim = 40;
+        let haps: Vec<f32> = (0..60)
+            .flat_map(|r: usize| (0..dim).map(move |c| (((r % 7) * 31 + c * 17) % 23) as f32 - 9.0))
+            .collect();
+        let (early, late) = haps.split_at(25 * dim);
+        let plain = Library::build_sequential(&haps, dim, 0.8).unwrap();
+        assert!(plain.len() > 1);
+        let mut from_start = LibraryBuilder::new(dim, 0.8, PlainKernel)
+            .unwrap()
+            .with_screen(8, 2, 5)
+            .unwrap();
+        from_start.push(&haps).unwrap();
+        let mut b = LibraryBuilder::new(dim, 0.8, PlainKernel).unwrap();
+        b.push(early).unwrap();
+        assert!(!b.library().is_empty());
+        let mut b = b.with_screen(8, 2, 5).unwrap();
+        b.push(late).unwrap();
+        assert!(b.stats().screened > 0, "the screen settled rows");
+        assert_eq!(b.finish(), plain);
+        assert_eq!(from_start.finish(), plain);
     }
 
     #[test]

@@ -95,7 +95,8 @@ impl Screen {
         }
     }
 
-    /// Appends a node's projection (one row of [`Screen::project`]'s output).
+    /// Appends the projections of one or more nodes (rows of [`Screen::project`]'s output),
+    /// in creation order.
     pub(crate) fn push_node(&mut self, projected: &[f32]) {
         self.nodes.extend_from_slice(projected);
     }

@@ -1,6 +1,6 @@
 //! Cosine similarity of hidden-layer activity patterns (HAPs): the canonical definition.
 //!
-//! Lee (2019) prints Eq. 1 as `h = f·g / ‖f‖²`, a typo: the published code (and DESIGN.md)
+//! Lee (2019) prints Eq. 1 as `h = f·g / ‖f‖²`, a typo: the published code (and docs/method.md)
 //! use the **cosine**, so a stored pattern shown again scores 1. hapscope fixes one exact
 //! procedure so that every build (batched or not, native or wasm, plain or BLAS kernel)
 //! agrees bit for bit:

@@ -3,7 +3,7 @@
 //! - the batched build equals the one-at-a-time definition for random data, θ, block
 //!   sizes and batch splits — with the exact plain kernel, with a kernel that perturbs
 //!   every value within its declared error bound (which forces the re-check path), and
-//!   with the random-projection screen on;
+//!   with the random-projection screen on (set from the start, or after a first push);
 //! - the definition agrees with an independent f64 reference wherever no decision lies
 //!   within 1e-4 of θ;
 //! - predictions are the same bit for bit whatever the kernel;
@@ -159,6 +159,22 @@ proptest! {
             .with_screen(k, candidates, seed).unwrap();
         let split_at = (split % (haps.len() / dim + 1)) * dim;
         b.push(&haps[..split_at]).unwrap();
+        b.push(&haps[split_at..]).unwrap();
+        prop_assert_eq!(&b.finish(), &seq);
+    }
+
+    #[test]
+    fn screen_set_after_a_push_equals_sequential(
+        (dim, haps) in dataset(), theta in -0.2f32..1.0, block in 1usize..70, split in 0usize..200,
+        k in 1usize..8, candidates in 1usize..4, seed in any::<u64>(), bound in 0.0f32..0.1,
+    ) {
+        // The nodes stored before the screen exists are projected into it when it is set.
+        let seq = Library::build_sequential(&haps, dim, theta).unwrap();
+        let mut b = LibraryBuilder::new(dim, theta, NoisyKernel { bound, seed: seed as u32 }).unwrap()
+            .with_block(block).unwrap();
+        let split_at = (split % (haps.len() / dim + 1)) * dim;
+        b.push(&haps[..split_at]).unwrap();
+        let mut b = b.with_screen(k, candidates, seed).unwrap();
         b.push(&haps[split_at..]).unwrap();
         prop_assert_eq!(&b.finish(), &seq);
     }
