@@ -55,7 +55,8 @@ async function load({ backend, model: which = 'model' }) {
   const helpers = lenet ? spawnHelpers(mod) : [];
   const [weights, exemplars, ...libraries] = await Promise.all(files.map(fetchBytes));
   const t1 = performance.now();
-  const haps = lenet ? await shareHaps([weights, exemplars], manifest.exemplar_ids.length, helpers) : undefined;
+  // The helpers take the network, input shape and taps from the manifest, as the loader does.
+  const haps = lenet ? await shareHaps([await manifestBytes, weights, exemplars], manifest.exemplar_ids.length, helpers) : undefined;
   const th = performance.now();
   model = await Hapscope.load(await manifestBytes, weights, exemplars, libraries, backend, haps);
   const info = model.info();

@@ -16,11 +16,11 @@ use hapscope_core::hebbian::HebbianAccumulator;
 use hapscope_core::kernel::PlainKernel;
 use hapscope_core::library::LibraryBuilder;
 use hapscope_models::data::npy;
+use hapscope_models::network::LENET;
 use hapscope_models::page::bundle::{DIGIT_BYTES, file_ref};
 use hapscope_models::page::manifest::{
     Calibration, LayerRef, MANIFEST_FORMAT, Manifest, digit_classes,
 };
-use hapscope_models::page::net::LENET;
 
 fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
     let d = dir.join(target);

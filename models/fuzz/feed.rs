@@ -12,6 +12,7 @@ use hapscope_models::data::{cifar, gunzip_if_gz, idx, npy};
 use hapscope_models::digit::{mnist_style, photo_ink};
 use hapscope_models::image_header::check_upload;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
+use hapscope_models::page::manifest::Manifest;
 use hapscope_models::page::model::PageModel;
 use hapscope_models::weights::lenet_from_bytes;
 
@@ -100,17 +101,25 @@ pub fn upload(data: &[u8]) {
     }
 }
 
-/// A page bundle: the manifest's JSON, a NUL byte, then the files it names back to back in
-/// the manifest's order (weights, exemplars, libraries), each cut to its declared length or
-/// to what is left. Fuzz builds skip the SHA-256 check so mutations reach the decoders.
-/// An accepted bundle must also give a page model from (all-ones) exemplar HAPs.
-pub fn bundle(data: &[u8]) {
-    let Some(split) = data.iter().position(|&b| b == 0) else {
-        return;
-    };
-    let Ok(manifest) = parse_manifest(&data[..split]) else {
-        return;
-    };
+/// A fuzz input of the `bundle` target cut into its parts: the manifest, the weights, the
+/// exemplars and the libraries (in `manifest.layers` order).
+pub struct BundleParts {
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// The weights file's bytes.
+    pub weights: Vec<u8>,
+    /// The exemplars file's bytes.
+    pub exemplars: Vec<u8>,
+    /// Each library file's bytes.
+    pub libraries: Vec<Vec<u8>>,
+}
+
+/// The manifest's JSON, a NUL byte, then the files it names back to back in the manifest's
+/// order (weights, exemplars, libraries), each cut to its declared length or to what is
+/// left; `None` without a NUL or a valid manifest.
+pub fn bundle_parts(data: &[u8]) -> Option<BundleParts> {
+    let split = data.iter().position(|&b| b == 0)?;
+    let manifest = parse_manifest(&data[..split]).ok()?;
     let mut rest = &data[split + 1..];
     let mut take = |declared: u64| {
         let n = rest
@@ -123,8 +132,34 @@ pub fn bundle(data: &[u8]) {
     let weights = take(manifest.weights.bytes);
     let exemplars = take(manifest.exemplars.bytes);
     let libraries: Vec<Vec<u8>> = manifest.layers.iter().map(|l| take(l.file.bytes)).collect();
+    Some(BundleParts {
+        manifest,
+        weights,
+        exemplars,
+        libraries,
+    })
+}
+
+/// A page bundle: [`bundle_parts`] of the input, then [`bundle_from_parts`]. Fuzz builds
+/// skip the SHA-256 (and the libraries' CRC-32) check so mutations reach the decoders; the
+/// corpus replay recomputes them instead.
+pub fn bundle(data: &[u8]) {
+    if let Some(parts) = bundle_parts(data) {
+        bundle_from_parts(parts);
+    }
+}
+
+/// Assembles a bundle from its parts; an accepted bundle must also give a page model from
+/// (all-ones) exemplar HAPs. Returns whether the bundle was accepted.
+pub fn bundle_from_parts(parts: BundleParts) -> bool {
+    let BundleParts {
+        manifest,
+        weights,
+        exemplars,
+        libraries,
+    } = parts;
     let Ok(bundle) = Bundle::assemble(manifest, weights, exemplars, libraries) else {
-        return;
+        return false;
     };
     let n = bundle.manifest.exemplar_ids.len();
     // Bound the work: the all-ones HAPs are exemplars × dim values per layer.
@@ -135,7 +170,7 @@ pub fn bundle(data: &[u8]) {
         .sum::<usize>()
         > 1 << 22
     {
-        return;
+        return true;
     }
     let haps: Vec<Vec<f32>> = bundle
         .libraries
@@ -143,4 +178,5 @@ pub fn bundle(data: &[u8]) {
         .map(|a| vec![1.0; n * a.dim])
         .collect();
     let _ = PageModel::from_exemplar_haps(&bundle, &haps);
+    true
 }

@@ -5,8 +5,8 @@
 //! run end to end on HAP matrices ([`method`]). The `hapscope` command-line tool lives in
 //! `src/bin/hapscope/` (feature `cli`).
 //!
-//! The burn networks ([`nets`]: the paper-time MNIST LeNet) expose their hidden layers by
-//! name ([`taps`]); [`train`] trains the LeNet as the paper's code did and [`weights`]
+//! The burn networks ([`nets`]: the paper-time MNIST LeNet, ResNet44) expose their hidden
+//! layers by name ([`taps`]); [`network`] is either one, loaded, for the CLI and the page; [`train`] trains the LeNet as the paper's code did and [`weights`]
 //! loads and saves weights; [`pgd`] attacks them; [`experiment`] runs the paper's
 //! experiments. Natively they run on burn's CPU backend (flex).
 //!
@@ -23,6 +23,7 @@ pub mod image_header;
 pub mod kernel;
 pub mod method;
 pub mod nets;
+pub mod network;
 pub mod page;
 pub mod pgd;
 pub mod taps;

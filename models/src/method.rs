@@ -9,6 +9,7 @@ use hapscope_core::hebbian::{HebbianAccumulator, Links};
 use hapscope_core::kernel::SimilarityKernel;
 use hapscope_core::library::{BuildStats, Library, LibraryBuilder, normalize_rows};
 use hapscope_core::predict::{Predictor, top_k};
+use hapscope_core::similarity::dot;
 
 /// Rows handed to the core per step: bounds the similarity scratch (`STEP × nodes`
 /// floats) and sets the progress granularity.
@@ -60,7 +61,9 @@ pub fn build_library<K: SimilarityKernel>(
 }
 
 /// Eq. 2 fed block by block: the links of one library, accumulated as training HAPs stream
-/// past (so activations never need to be held all at once).
+/// past (so activations never need to be held all at once). Machine-independent: terms
+/// below `hebbian::LINK_FLOOR` are left out and the rest summed from canonical
+/// similarities, so every kernel gives the same links, bit for bit.
 pub struct LinkBuilder<'a> {
     library: &'a Library,
     acc: HebbianAccumulator,
@@ -103,8 +106,19 @@ impl<'a> LinkBuilder<'a> {
         normalize_rows(haps, dim, &mut self.unit, &mut self.nonzero);
         self.library
             .similarities(&self.unit, kernel, &mut self.sims)?;
-        for (row, &a) in self.sims.chunks_exact(n.max(1)).zip(answers) {
-            self.acc.add(&row[..n], a)?;
+        // The kernel's values decide only which entries are far below the link floor;
+        // the rest are recomputed canonically (hebbian module docs), so the links are the
+        // same bytes whatever kernel and CPU computed them.
+        let tol = kernel.error_bound(dim);
+        let library = self.library;
+        for ((row, &a), unit) in self
+            .sims
+            .chunks_exact(n.max(1))
+            .zip(answers)
+            .zip(self.unit.chunks_exact(dim))
+        {
+            self.acc
+                .add_kernel(&row[..n], tol, |j| dot(unit, library.node(j)), a)?;
         }
         Ok(())
     }
@@ -112,6 +126,96 @@ impl<'a> LinkBuilder<'a> {
     /// The links.
     pub fn finish(self) -> Links {
         self.acc.finish()
+    }
+}
+
+/// Pass 1 of the method for several layers at once, each at one or more θ: every library
+/// of layer `l` at every θ of `grids[l]`, fed the same stream of training batches (the
+/// paper's sequential semantics per library). With [`GridLinks`] (pass 2, over the same
+/// stream again) this is the one two-pass builder of the experiments and the page's bundle.
+pub struct GridLibraries<K> {
+    layers: Vec<Vec<LibraryBuilder<K>>>,
+}
+
+impl<K: SimilarityKernel + Clone> GridLibraries<K> {
+    /// Builders for layers of HAP length `dims[l]` at the θs of `grids[l]`; `screen` as in
+    /// [`library_builder`].
+    pub fn new(dims: &[usize], grids: &[Vec<f32>], kernel: K, screen: bool) -> Result<Self> {
+        if dims.len() != grids.len() {
+            return Err(hapscope_core::Error::DimMismatch {
+                expected: dims.len(),
+                got: grids.len(),
+            });
+        }
+        let layers = dims
+            .iter()
+            .zip(grids)
+            .map(|(&dim, grid)| {
+                grid.iter()
+                    .map(|&theta| library_builder(dim, theta, kernel.clone(), screen))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<_>>()?;
+        Ok(GridLibraries { layers })
+    }
+
+    /// Feeds layer `l`'s HAPs of the next training batch (row-major) to each of its θ.
+    pub fn push(&mut self, l: usize, haps: &[f32]) -> Result<()> {
+        for b in &mut self.layers[l] {
+            b.push(haps)?;
+        }
+        Ok(())
+    }
+
+    /// The libraries, `[layer][θ]`.
+    pub fn finish(self) -> Vec<Vec<Library>> {
+        self.layers
+            .into_iter()
+            .map(|bs| bs.into_iter().map(LibraryBuilder::finish).collect())
+            .collect()
+    }
+}
+
+/// Pass 2 for the libraries of [`GridLibraries`]: the links of every layer × θ to
+/// `classes` answers (Eq. 2), fed the training batches again in the same order.
+pub struct GridLinks<'a> {
+    layers: Vec<Vec<LinkBuilder<'a>>>,
+}
+
+impl<'a> GridLinks<'a> {
+    /// Link builders for `libraries[l][t]`.
+    pub fn new(libraries: &'a [Vec<Library>], classes: usize) -> Result<Self> {
+        let layers = libraries
+            .iter()
+            .map(|libs| {
+                libs.iter()
+                    .map(|l| LinkBuilder::new(l, classes))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<_>>()?;
+        Ok(GridLinks { layers })
+    }
+
+    /// Adds layer `l`'s HAPs of the next training batch with the network's answers on it.
+    pub fn add<K: SimilarityKernel>(
+        &mut self,
+        l: usize,
+        haps: &[f32],
+        answers: &[usize],
+        kernel: &K,
+    ) -> Result<()> {
+        for lb in &mut self.layers[l] {
+            lb.add(haps, answers, kernel)?;
+        }
+        Ok(())
+    }
+
+    /// The links, `[layer][θ]`.
+    pub fn finish(self) -> Vec<Vec<Links>> {
+        self.layers
+            .into_iter()
+            .map(|v| v.into_iter().map(LinkBuilder::finish).collect())
+            .collect()
     }
 }
 

@@ -10,10 +10,33 @@
 //! [`PgdSpace::NormalizedQuirk`] reproduces the paper code's bug: the attack ran on inputs
 //! that were **already normalized** (mean/std), while still clipping to [0, 1] and using ε
 //! in normalized units. It is an explicitly named option, never the default.
+//!
+//! ε is validated in one place, [`check_eps`], by every caller that takes it from a user
+//! (the CLI's `attack`, the page's wasm API) and by [`try_pgd`] itself.
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+
+/// Why an attack was refused.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum PgdError {
+    /// ε is not a finite number in (0, 1].
+    #[error("ε must be in (0, 1], got {0}")]
+    InvalidEps(f32),
+}
+
+/// Checks that `eps` is a usable L∞ radius: a finite number in (0, 1] (the attacked space
+/// is clipped to [0, 1], so a larger radius means nothing, and ε = 0 is no attack). Returns
+/// it unchanged.
+pub fn check_eps(eps: f32) -> Result<f32, PgdError> {
+    // NaN fails both comparisons; ±∞ fails one.
+    if eps > 0.0 && eps <= 1.0 {
+        Ok(eps)
+    } else {
+        Err(PgdError::InvalidEps(eps))
+    }
+}
 
 /// PGD settings (advertorch defaults as the paper's code used them).
 #[derive(Config, Debug)]
@@ -54,8 +77,39 @@ fn channel(v: &[f32], device: &Device) -> Tensor<4> {
 
 /// Attacks a batch. `forward` maps pixels `[b, c, h, w]` to logits on the autodiff
 /// `device` (a frozen network loaded there); `x` (pixels in [0, 1]) and `y` (true labels)
-/// live on the plain device. Returns the adversarial pixels on the plain device.
+/// live on the plain device. Returns the adversarial pixels on the plain device, or an error
+/// if `cfg.eps` is not in (0, 1] ([`check_eps`]).
+pub fn try_pgd(
+    forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
+    x: Tensor<4>,
+    y: Tensor<1, Int>,
+    cfg: &PgdConfig,
+    space: &PgdSpace,
+    device: &Device,
+) -> Result<Tensor<4>, PgdError> {
+    check_eps(cfg.eps)?;
+    Ok(attack(forward, x, y, cfg, space, device))
+}
+
+/// [`try_pgd`] for an ε the caller has already checked with [`check_eps`].
+///
+/// # Panics
+/// If `cfg.eps` is not in (0, 1], with [`PgdError`]'s message (never deep in the sampler).
 pub fn pgd(
+    forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
+    x: Tensor<4>,
+    y: Tensor<1, Int>,
+    cfg: &PgdConfig,
+    space: &PgdSpace,
+    device: &Device,
+) -> Tensor<4> {
+    match try_pgd(forward, x, y, cfg, space, device) {
+        Ok(adv) => adv,
+        Err(e) => panic!("pgd: {e} (validate ε with check_eps first)"),
+    }
+}
+
+fn attack(
     forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
     x: Tensor<4>,
     y: Tensor<1, Int>,
@@ -157,5 +211,42 @@ mod tests {
         let z0 = ((x - MNIST_MEAN) / MNIST_STD).clamp(0.0, 1.0);
         let zs = (adv - MNIST_MEAN) / MNIST_STD;
         assert!(max_abs(zs - z0) <= 0.1 + 1e-5);
+    }
+
+    #[test]
+    fn eps_outside_zero_one_is_refused_not_a_panic() {
+        for eps in [
+            0.0,
+            -0.0,
+            -0.1,
+            1.5,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ] {
+            assert_eq!(
+                check_eps(eps).map_err(|e| e.to_string()),
+                Err(format!("ε must be in (0, 1], got {eps}")),
+                "{eps}"
+            );
+        }
+        for eps in [f32::MIN_POSITIVE, 0.1, 1.0] {
+            assert_eq!(check_eps(eps), Ok(eps));
+        }
+        // The attack itself refuses instead of reaching burn's sampler (which panics on an
+        // empty range), with and without the random start.
+        let (_, ad, net, x, y) = setup();
+        for rand_init in [true, false] {
+            let cfg = PgdConfig::new(0.0).with_steps(1).with_rand_init(rand_init);
+            let r = try_pgd(
+                &|p| net.forward(p),
+                x.clone(),
+                y.clone(),
+                &cfg,
+                &PgdSpace::Pixel,
+                &ad,
+            );
+            assert_eq!(r.err(), Some(PgdError::InvalidEps(0.0)));
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Layer taps: the hidden-layer activity patterns (HAPs) a forward pass exposes by name.
 //!
-//! A HAP is the **flattened output of a tapped module before ReLU or pooling** (DESIGN.md,
+//! A HAP is the **flattened output of a tapped module before ReLU or pooling** (docs/method.md,
 //! from the paper's code), one row per example.
 
 use burn::prelude::*;
@@ -26,15 +26,36 @@ pub fn flat<const D: usize>(t: Tensor<D>) -> Tensor<2> {
     t.flatten(1, D - 1)
 }
 
-/// The network's answer (argmax of the logits) for each row, on the host.
-pub fn answers(logits: Tensor<2>) -> Vec<usize> {
+/// The network's answer for each row of host logits (`rows × classes`, row-major): the
+/// argmax, ties to the lowest class. The one definition native code and the page share.
+pub fn answers_from_logits(logits: &[f32], classes: usize) -> Vec<usize> {
     logits
-        .argmax(1)
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .expect("argmax yields integers")
-        .into_iter()
-        .map(|a| a as usize)
+        .chunks_exact(classes.max(1))
+        .map(|row| hapscope_core::predict::argmax(row).unwrap_or(0))
         .collect()
+}
+
+/// The network's answer (argmax of the logits) for each row, read to the host; see
+/// [`answers_from_logits`].
+pub fn answers(logits: Tensor<2>) -> Vec<usize> {
+    let [_, classes] = logits.dims();
+    let host = logits
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 logits");
+    answers_from_logits(&host, classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_the_argmax_with_ties_to_the_lowest_class() {
+        let logits = [0.1, 2.0, -1.0, 3.0, 3.0, 0.0, -5.0, -5.0, -4.0];
+        assert_eq!(answers_from_logits(&logits, 3), vec![1, 0, 2]);
+        let t = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [3, 3]), &Device::flex());
+        assert_eq!(answers(t), vec![1, 0, 2]);
+    }
 }

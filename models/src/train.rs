@@ -29,6 +29,32 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
+impl TrainConfig {
+    /// How this configuration departs from the paper's recipe (the defaults, which also made
+    /// the committed `models/weights/mnist-lenet.safetensors`), one `name value` per
+    /// setting; empty when it is the recipe.
+    pub fn departures(&self) -> Vec<String> {
+        let paper = TrainConfig::new();
+        let mut out = Vec::new();
+        if self.lr != paper.lr {
+            out.push(format!("lr {}", self.lr));
+        }
+        if self.momentum != paper.momentum {
+            out.push(format!("momentum {}", self.momentum));
+        }
+        if self.batch != paper.batch {
+            out.push(format!("batch {}", self.batch));
+        }
+        if self.epochs != paper.epochs {
+            out.push(format!("epochs {}", self.epochs));
+        }
+        if self.seed != paper.seed {
+            out.push(format!("seed {}", self.seed));
+        }
+        out
+    }
+}
+
 /// What training reports after each step.
 pub struct StepReport {
     /// Epoch, from 1.
@@ -141,5 +167,12 @@ mod tests {
         assert_eq!(s, (0..100).collect::<Vec<_>>());
         assert_eq!(a, shuffled(100, 7));
         assert_ne!(a, shuffled(100, 8));
+    }
+
+    #[test]
+    fn departures_from_the_paper_recipe_are_named() {
+        assert!(TrainConfig::new().departures().is_empty());
+        let cfg = TrainConfig::new().with_epochs(1).with_seed(7).with_lr(0.1);
+        assert_eq!(cfg.departures(), ["lr 0.1", "epochs 1", "seed 7"]);
     }
 }

@@ -238,3 +238,99 @@ fn bad_theta_is_a_usage_error() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("theta"));
     }
 }
+
+/// Runs `hapscope` with backtraces on, so a panic would show one.
+fn hapscope_backtrace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hapscope"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("running hapscope")
+}
+
+/// The error contract: exit status 2, exactly one line on stderr saying `needle`, no panic
+/// and no backtrace. Returns stderr.
+fn assert_usage_error(out: &Output, needle: &str, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{what}: {stderr}"
+    );
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{what}: one line: {stderr}"
+    );
+    assert!(stderr.contains(needle), "{what}: says '{needle}': {stderr}");
+    stderr
+}
+
+#[test]
+fn attack_refuses_eps_outside_zero_one() {
+    for eps in ["0", "-0.1", "1.5", "NaN", "inf", "-inf"] {
+        let out = hapscope_backtrace(&["attack", "mnist", "--eps", eps, "--limit", "2"]);
+        assert_usage_error(&out, "ε must be in (0, 1]", &format!("--eps {eps}"));
+    }
+    let out = hapscope_backtrace(&["attack", "mnist", "--eps=-0.3", "--limit", "2"]);
+    assert_usage_error(&out, "got -0.3", "--eps=-0.3");
+}
+
+/// `train` with anything but the paper's recipe never defaults to (or writes) the committed
+/// weights, and even the recipe replaces them only with --force. Every refusal comes before
+/// any data is read (the empty --data directory would fail otherwise).
+#[test]
+fn train_never_replaces_the_committed_weights_by_default() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/mnist-lenet.safetensors");
+    let before = std::fs::read(&committed).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let (data, c) = (p(empty.path()), p(&committed));
+    let cases: [(&[&str], &str); 8] = [
+        (&["--limit", "64", "--epochs", "1"], "--out FILE"),
+        (&["--limit", "64"], "limit 64"),
+        (&["--epochs", "1"], "epochs 1"),
+        (&["--seed", "2"], "seed 2"),
+        (
+            &["--limit", "64", "--epochs", "1", "--out", c],
+            "recipe only",
+        ),
+        (&["--epochs", "1", "--out", c, "--force"], "recipe only"),
+        (&[], "--force"),
+        (&["--out", c], "--force"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["train", "mnist", "--data", data];
+        args.extend(extra);
+        let out = hapscope_backtrace(&args);
+        assert_usage_error(&out, needle, &args.join(" "));
+    }
+    assert!(
+        std::fs::read(&committed).unwrap() == before,
+        "{} changed",
+        committed.display()
+    );
+}
+
+#[test]
+fn haps_limit_zero_writes_nothing_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    let out = hapscope_backtrace(&[
+        "haps",
+        "--model",
+        "mnist",
+        "--layer",
+        "FC1",
+        "--split",
+        "test",
+        "--limit",
+        "0",
+        "--out",
+        p(&x),
+        "--answers",
+        p(&y),
+    ]);
+    let stderr = assert_usage_error(&out, "--limit 0", "haps --limit 0");
+    assert!(!stderr.contains("wrote"), "{stderr}");
+    assert!(!x.exists() && !y.exists(), "no file is written");
+}

@@ -1,28 +1,24 @@
 //! The networks end to end through the `hapscope` binary, on the real datasets.
 //!
-//! These need `../shared/data` (MNIST, CIFAR-10) and `../shared/models` (ResNet44) beside
-//! the repository, or `HAPSCOPE_DATA` / `HAPSCOPE_MODELS`; without them each test says so
-//! and returns.
+//! These need MNIST and CIFAR-10 (`--data`, `$HAPSCOPE_DATA` or `../shared/data`) and the
+//! ResNet44 weights (`$HAPSCOPE_MODELS` or `../shared/models`), found by the CLI's own
+//! locator (`hapscope_models::data::locate`); without them each test says "skipped" and
+//! returns — except under CI (`CI` set), where a missing data set fails the test.
 //!
 //! Reference values: ResNet44 answers 933 of CIFAR-10 test images 0–999 correctly with the
 //! original PyTorch code (../shared/models/SOURCE.md); the committed LeNet reached the
 //! accuracy printed by `hapscope train mnist` (≥ 99.0 % required).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use hapscope_models::data::locate::{data_with, existing_resnet44_weights, require_or_skip};
 use hapscope_models::data::npy::{read_ints, read_matrix};
 
-fn shared(sub: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
-        .join(sub);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent", p.display());
-        None
-    }
+/// The data directory holding `sub` (e.g. `mnist`), as a string for `--data`; `None` (after
+/// "skipped: …") when it is absent, a failure under CI.
+fn data(sub: &str) -> Option<String> {
+    require_or_skip(data_with(&[sub])).map(|d| d.to_str().unwrap().to_string())
 }
 
 fn hapscope(args: &[&str]) -> String {
@@ -49,13 +45,22 @@ fn correct(stdout: &str) -> (usize, usize) {
 
 #[test]
 fn resnet44_reproduces_pytorch_933_of_1000() {
-    let (Some(data), Some(_)) = (shared("data/cifar10"), shared("models")) else {
+    let (Some(data), Some(weights)) = (
+        data("cifar10"),
+        require_or_skip(existing_resnet44_weights()),
+    ) else {
         return;
     };
-    let data = data.parent().unwrap().to_str().unwrap().to_string();
     assert_eq!(
         correct(&hapscope(&[
-            "eval", "resnet", "--limit", "1000", "--data", &data
+            "eval",
+            "resnet",
+            "--limit",
+            "1000",
+            "--data",
+            &data,
+            "--weights",
+            weights.to_str().unwrap(),
         ])),
         (933, 1000)
     );
@@ -63,10 +68,9 @@ fn resnet44_reproduces_pytorch_933_of_1000() {
 
 #[test]
 fn committed_lenet_reaches_99_percent() {
-    let Some(data) = shared("data/mnist") else {
+    let Some(data) = data("mnist") else {
         return;
     };
-    let data = data.parent().unwrap().to_str().unwrap().to_string();
     let (k, n) = correct(&hapscope(&["eval", "mnist", "--data", &data]));
     assert_eq!(n, 10_000);
     assert!(k >= 9_900, "{k}/{n}");
@@ -74,10 +78,9 @@ fn committed_lenet_reaches_99_percent() {
 
 #[test]
 fn haps_feed_the_library_command() {
-    let Some(data) = shared("data/mnist") else {
+    let Some(data) = data("mnist") else {
         return;
     };
-    let data = data.parent().unwrap().to_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     for (split, limit) in [("train", "3000"), ("test", "500")] {
@@ -126,4 +129,38 @@ fn haps_feed_the_library_command() {
     // FC1 is one layer below the answer: its library predicts the answer almost always.
     assert!(top1 > 0.9, "FC1 top-1 agreement {top1}");
     assert!(doc["size"].as_u64().unwrap() > 10);
+}
+
+/// The CLI finds the data as the tests do: `--data` over `$HAPSCOPE_DATA` over the default.
+/// Runs without any data set: both name the empty directories they were pointed at.
+#[test]
+fn cli_data_flag_beats_hapscope_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flag, env) = (dir.path().join("flag"), dir.path().join("env"));
+    for d in [&flag, &env] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let fails_in = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
+            .args(args)
+            .env(hapscope_models::data::locate::DATA_ENV, &env)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "no MNIST there, yet {args:?} succeeded"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = fails_in(&["eval", "mnist", "--limit", "1"]);
+    assert!(err.contains(env.join("mnist").to_str().unwrap()), "{err}");
+    let err = fails_in(&[
+        "eval",
+        "mnist",
+        "--limit",
+        "1",
+        "--data",
+        flag.to_str().unwrap(),
+    ]);
+    assert!(err.contains(flag.join("mnist").to_str().unwrap()), "{err}");
 }

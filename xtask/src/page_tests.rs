@@ -42,6 +42,10 @@ fn node_against_dist(script: &str, args: &[&str], capture: bool) -> Result<Strin
         .current_dir(root())
         .env("HAPSCOPE_URL", &url)
         .env("HAPSCOPE_E2E_OUT", &out_dir);
+    // The scripts read the data sets where the CLI and the Rust tests find them.
+    if let Some(data) = crate::data_dir() {
+        cmd.env(crate::locate::DATA_ENV, data);
+    }
     if capture {
         let out = cmd
             .stderr(std::process::Stdio::inherit())

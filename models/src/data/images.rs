@@ -29,6 +29,24 @@ impl LabelledImages {
         self.count = n;
     }
 
+    /// The images at `rows`, in that order (a row may repeat).
+    ///
+    /// # Panics
+    /// If a row is out of range.
+    pub fn select(&self, rows: &[usize]) -> LabelledImages {
+        let px = self.image_len();
+        LabelledImages {
+            count: rows.len(),
+            shape: self.shape,
+            pixels: rows
+                .iter()
+                .flat_map(|&i| &self.pixels[i * px..][..px])
+                .copied()
+                .collect(),
+            labels: rows.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
     /// The images at `idx` as `[n, c, h, w]` values in [0, 1] (byte / 255, like PyTorch's
     /// `ToTensor`), and their labels.
     pub fn batch(&self, idx: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {

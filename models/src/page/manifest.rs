@@ -53,7 +53,7 @@ pub struct Calibration {
 pub struct Manifest {
     /// [`MANIFEST_FORMAT`].
     pub format: u32,
-    /// The network (`super::net::LENET` or `RESNET44`); absent means the LeNet.
+    /// The network (`crate::network::LENET` or `RESNET44`); absent means the LeNet.
     #[serde(default = "lenet")]
     pub network: String,
     /// Input `[channels, height, width]`: analyses take that many values in [0, 1]
@@ -86,7 +86,7 @@ pub struct Manifest {
 }
 
 fn lenet() -> String {
-    super::net::LENET.into()
+    crate::network::LENET.into()
 }
 
 fn mnist_input() -> [usize; 3] {

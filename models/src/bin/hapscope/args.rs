@@ -101,19 +101,17 @@ pub struct PageGoldenArgs {
     /// Held-out digits per class.
     #[arg(long, default_value_t = 20)]
     pub per_class: usize,
-    /// Output JSON.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "tests/fixtures/page/golden.json"
-    )]
-    pub out: PathBuf,
+    /// Output JSON (default by the bundle's network: tests/fixtures/page/golden.json for
+    /// the MNIST LeNet, whose membership.json goes beside it;
+    /// tests/fixtures/page/golden-cifar.json for ResNet44).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `hapscope reproduce`.
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
-    /// Which network (only mnist so far).
+    /// Which network: `mnist` (the LeNet) or `resnet` (ResNet44 on CIFAR-10).
     pub model: Model,
     /// Output directory.
     #[arg(long, value_name = "DIR", default_value = "reproduce-out")]
@@ -138,8 +136,8 @@ pub struct ReproduceArgs {
 pub struct AttackArgs {
     /// Which network.
     pub model: Model,
-    /// L∞ radius ε in pixel units ([0, 1]); for CIFAR the paper uses 2, 4, 8, 16 /255.
-    #[arg(long)]
+    /// L∞ radius ε in pixel units, in (0, 1]; for CIFAR the paper uses 2, 4, 8, 16 /255.
+    #[arg(long, allow_hyphen_values = true)]
     pub eps: f32,
     /// Attack the first N test images (the paper: 200).
     #[arg(long, default_value_t = 200)]
@@ -190,12 +188,17 @@ pub struct TrainArgs {
     /// Seed of the initialization and the shuffles.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Train on the first N training images only (for quick checks).
+    /// Train on the first N training images only (for quick checks; needs --out).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Where to write the weights (default: the committed models/weights/mnist-lenet.safetensors).
+    /// Where to write the weights. Default, for the paper's recipe only (no --limit, 10
+    /// epochs, seed 1): the committed models/weights/mnist-lenet.safetensors, replaced only
+    /// with --force. Any other run must name its file, and never writes the committed one.
     #[arg(long, value_name = "OUT.safetensors")]
     pub out: Option<PathBuf>,
+    /// Allow replacing the committed weights (with a run of the paper's recipe).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `hapscope eval`.
@@ -227,7 +230,7 @@ pub struct HapsArgs {
     /// Which split's images to run.
     #[arg(long)]
     pub split: SplitArg,
-    /// The first N images only.
+    /// The first N ≥ 1 images only.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Where to write the activations (float32, one flattened row per image, dataset order).

@@ -6,7 +6,7 @@ use anyhow::Result;
 use burn::prelude::*;
 use hapscope_models::nets::lenet::{MNIST_MEAN, MNIST_STD};
 use hapscope_models::nets::resnet44::{IMAGENET_MEAN, IMAGENET_STD};
-use hapscope_models::pgd::{PgdConfig, PgdSpace, pgd};
+use hapscope_models::pgd::{PgdConfig, PgdSpace, check_eps, try_pgd};
 
 use crate::args::{AttackArgs, Model, SplitArg};
 use crate::nets::{dataset, load, load_frozen};
@@ -15,6 +15,8 @@ use crate::progress::rows_bar;
 const BATCH: usize = 100;
 
 pub fn attack(args: &AttackArgs) -> Result<()> {
+    // Before any loading: a bad ε is a usage error (exit 2, one line), never a panic.
+    let eps = check_eps(args.eps).map_err(|e| anyhow::anyhow!("--eps: {e}"))?;
     let device = Device::flex();
     let ad = device.clone().autodiff();
     let net = load(args.model, args.weights.as_deref(), &device)?;
@@ -35,21 +37,21 @@ pub fn attack(args: &AttackArgs) -> Result<()> {
     } else {
         PgdSpace::Pixel
     };
-    let cfg = PgdConfig::new(args.eps).with_steps(args.steps);
+    let cfg = PgdConfig::new(eps).with_steps(args.steps);
     let (mut clean, mut adv, mut flipped) = (0usize, 0usize, 0usize);
     let bar = rows_bar(n, "PGD");
     let t0 = std::time::Instant::now();
     let idx: Vec<usize> = (0..n).collect();
     for chunk in idx.chunks(BATCH) {
         let (x, y) = data.batch(chunk, &device);
-        let x_adv = pgd(
+        let x_adv = try_pgd(
             &|p| frozen.forward(p),
             x.clone(),
             y.clone(),
             &cfg,
             &space,
             &ad,
-        );
+        )?;
         let answer = |t: Tensor<4>| net.forward(t).argmax(1).flatten::<1>(0, 1);
         let (a0, a1) = (answer(x), answer(x_adv));
         let c0 = a0.clone().equal(y.clone());
@@ -66,7 +68,7 @@ pub fn attack(args: &AttackArgs) -> Result<()> {
     println!(
         "PGD-{} ε={} ({}) on {n} test images: clean {clean}/{n}, under attack {adv}/{n}, success rate {:.3} ({flipped}/{clean}); {:.1} s",
         args.steps,
-        args.eps,
+        eps,
         if args.quirk {
             "quirk: normalized inputs clipped to [0,1]"
         } else {

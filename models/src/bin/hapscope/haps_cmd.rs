@@ -6,7 +6,7 @@ use burn::prelude::*;
 use hapscope_models::data::npy::{NpyWriter, write_ints};
 use hapscope_models::taps;
 
-use crate::args::HapsArgs;
+use crate::args::{HapsArgs, SplitArg};
 use crate::nets::{dataset, load, taps};
 use crate::progress::rows_bar;
 
@@ -22,10 +22,20 @@ pub fn haps(args: &HapsArgs) -> Result<()> {
             names.join(", ")
         );
     }
+    if args.limit == Some(0) {
+        bail!("--limit 0: no images, so nothing to write (give N ≥ 1, or leave --limit out)");
+    }
     let device = Device::flex();
     let net = load(args.model, args.weights.as_deref(), &device)?;
     let data = dataset(args.model, args.data.as_deref(), args.split)?;
     let n = args.limit.unwrap_or(data.count).min(data.count);
+    if n == 0 {
+        let split = match args.split {
+            SplitArg::Train => "training",
+            SplitArg::Test => "test",
+        };
+        bail!("the {split} set has no images, so nothing to write");
+    }
     let bar = rows_bar(n, &args.layer);
     let mut writer = None;
     let mut answers = Vec::with_capacity(n);
@@ -52,9 +62,9 @@ pub fn haps(args: &HapsArgs) -> Result<()> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    if let Some(w) = writer {
-        w.finish().with_context(|| args.out.display().to_string())?;
-    }
+    // n ≥ 1, so the first batch created the writer.
+    let w = writer.context("no activations were written")?;
+    w.finish().with_context(|| args.out.display().to_string())?;
     if let Some(path) = &args.answers {
         write_ints(path, &answers).with_context(|| path.display().to_string())?;
     }

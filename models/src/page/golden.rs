@@ -1,0 +1,190 @@
+//! The golden files the page's fidelity tests compare against (`hapscope page-golden`):
+//! native analyses of clean held-out images, and what identifies the bundle they belong to.
+//!
+//! What a golden file pins is **machine-independent**: the weights' SHA-256, each library's
+//! θ and nodes (their source ids: membership is decided on canonical similarities), the
+//! answers and every layer's top-1. The CPLs and the verdict threshold are floating-point
+//! results of a forward pass, whose last bits depend on the CPU's SIMD paths (burn's CPU
+//! kernels dispatch at run time); they are compared within [`CPL_TOLERANCE`], and every
+//! verdict must be the same. The `.haplib` files' SHA-256s are *not* pinned for the same
+//! reason: their links are computed canonically from the HAPs (`hapscope_core::hebbian`),
+//! but the HAPs themselves come from those forward passes. On one machine a bundle is
+//! byte-identical run to run (tested). Measured with `hapscope page` under QEMU's `Nehalem`
+//! CPU (SSE4.2, no AVX) against an AVX-512 machine: identical exemplars and library
+//! membership, link weights within 1.4·10⁻⁴ (relative), the verdict threshold within
+//! 7.5·10⁻⁹ (`cargo xtask cross-cpu` runs the page test that way).
+
+use serde::{Deserialize, Serialize};
+
+use super::bundle::{Bundle, sha256_hex};
+
+/// How far a CPL (or the verdict threshold) may differ between the native golden value and
+/// another run — another CPU natively, or the page on either backend. Measured: ≤ 2.1·10⁻⁸
+/// (page, CPU) and 2.6·10⁻⁵ (native on another CPU before links were made canonical).
+pub const CPL_TOLERANCE: f64 = 1e-4;
+
+/// One library, as the golden file identifies it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldenLayer {
+    /// Tap name.
+    pub name: String,
+    /// θ.
+    pub theta: f32,
+    /// Number of nodes.
+    pub nodes: usize,
+    /// SHA-256 of the nodes' source ids (little-endian `u32`s, creation order).
+    pub source_ids_sha256: String,
+}
+
+/// One analysed image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldenImage {
+    /// Image id in the bundle's image set (for MNIST, the MNIST training index).
+    pub id: usize,
+    /// True label.
+    pub label: u8,
+    /// The network's answer.
+    pub answer: usize,
+    /// Each layer's top-1 class, input to output.
+    pub top1: Vec<usize>,
+    /// CPL (Eq. 5).
+    pub cpl: f64,
+    /// `"consistent"` or `"suspicious"`.
+    pub verdict: String,
+}
+
+/// A golden file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Golden {
+    /// The command that made it.
+    pub made_by: String,
+    /// SHA-256 of the network's weights.
+    pub weights_sha256: String,
+    /// The libraries.
+    pub bundle: Vec<GoldenLayer>,
+    /// The verdict's CPL threshold.
+    pub threshold: f64,
+    /// [`CPL_TOLERANCE`], for the browser tests to read.
+    pub cpl_tolerance: f64,
+    /// The analysed images.
+    pub digits: Vec<GoldenImage>,
+}
+
+/// The golden file's identification of `bundle`'s libraries.
+pub fn golden_layers(bundle: &Bundle) -> Vec<GoldenLayer> {
+    bundle
+        .libraries
+        .iter()
+        .zip(&bundle.manifest.layers)
+        .map(|(lib, l)| {
+            let ids: Vec<u8> = lib
+                .source_ids
+                .iter()
+                .flat_map(|i| i.to_le_bytes())
+                .collect();
+            GoldenLayer {
+                name: l.name.clone(),
+                theta: l.theta,
+                nodes: l.nodes,
+                source_ids_sha256: sha256_hex(&ids),
+            }
+        })
+        .collect()
+}
+
+impl Golden {
+    /// Whether `other` (the same command run elsewhere, or later) agrees with `self`: the
+    /// same weights, libraries, images, answers, top-1s and verdicts, and CPLs and threshold
+    /// within [`CPL_TOLERANCE`]. The error lists the first few differences.
+    pub fn check(&self, other: &Golden) -> Result<(), String> {
+        let mut diffs = Vec::new();
+        if self.weights_sha256 != other.weights_sha256 {
+            diffs.push("the weights differ".to_string());
+        }
+        if self.bundle != other.bundle {
+            diffs.push(format!(
+                "the libraries differ: {:?} vs {:?}",
+                self.bundle, other.bundle
+            ));
+        }
+        if (self.threshold - other.threshold).abs() > CPL_TOLERANCE {
+            diffs.push(format!(
+                "threshold {} vs {}",
+                self.threshold, other.threshold
+            ));
+        }
+        if self.digits.len() != other.digits.len() {
+            diffs.push(format!(
+                "{} vs {} images",
+                self.digits.len(),
+                other.digits.len()
+            ));
+        }
+        for (a, b) in self.digits.iter().zip(&other.digits) {
+            let same = a.id == b.id
+                && a.label == b.label
+                && a.answer == b.answer
+                && a.top1 == b.top1
+                && a.verdict == b.verdict
+                && (a.cpl - b.cpl).abs() <= CPL_TOLERANCE;
+            if !same {
+                diffs.push(format!("image {}: {a:?} vs {b:?}", a.id));
+            }
+        }
+        if diffs.is_empty() {
+            Ok(())
+        } else {
+            let n = diffs.len();
+            diffs.truncate(5);
+            Err(format!("{n} differences: {}", diffs.join("; ")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn golden() -> Golden {
+        Golden {
+            made_by: "test".into(),
+            weights_sha256: "w".into(),
+            bundle: vec![GoldenLayer {
+                name: "CN1".into(),
+                theta: 0.5,
+                nodes: 3,
+                source_ids_sha256: "s".into(),
+            }],
+            threshold: 0.8,
+            cpl_tolerance: CPL_TOLERANCE,
+            digits: vec![GoldenImage {
+                id: 9,
+                label: 4,
+                answer: 4,
+                top1: vec![4, 9],
+                cpl: 0.9,
+                verdict: "consistent".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn agrees_within_the_tolerance_and_names_what_differs() {
+        let a = golden();
+        let mut b = a.clone();
+        b.digits[0].cpl += CPL_TOLERANCE / 2.0;
+        b.threshold -= CPL_TOLERANCE / 2.0;
+        assert_eq!(a.check(&b), Ok(()));
+        b.digits[0].cpl += CPL_TOLERANCE;
+        assert!(a.check(&b).unwrap_err().contains("image 9"));
+        let mut c = a.clone();
+        c.digits[0].verdict = "suspicious".into();
+        assert!(a.check(&c).is_err());
+        let mut d = a.clone();
+        d.bundle[0].source_ids_sha256 = "t".into();
+        assert!(a.check(&d).unwrap_err().contains("libraries"));
+        let mut e = a.clone();
+        e.digits[0].top1[1] = 7;
+        assert!(a.check(&e).is_err());
+    }
+}
