@@ -180,6 +180,34 @@ impl HebbianAccumulator {
         Ok(())
     }
 
+    /// Adds one (example, node) term of Eq. 2: `h` is the **canonical** cosine of the
+    /// example to `node`, `answer` the network's answer on it; `g(h)` is summed iff
+    /// `h ≥ LINK_FLOOR`. For screens that find the pairs at or above the floor themselves
+    /// (the θ-grid pass): calling it for every such pair of every example, examples in order,
+    /// gives the links of [`Self::add`] bit for bit — each entry's sum has the same terms in
+    /// the same order.
+    pub fn add_term(&mut self, node: usize, answer: usize, h: f32) -> Result<()> {
+        if node >= self.nodes {
+            return Err(Error::DimMismatch {
+                expected: self.nodes,
+                got: node + 1,
+            });
+        }
+        if answer >= self.classes {
+            return Err(Error::ClassOutOfRange {
+                class: answer,
+                classes: self.classes,
+            });
+        }
+        check_finite(&[h])?;
+        if h >= LINK_FLOOR {
+            let w = g(h);
+            self.per_class[node * self.classes + answer] += w;
+            self.total[node] += w;
+        }
+        Ok(())
+    }
+
     /// The link weights.
     pub fn finish(self) -> Links {
         let classes = self.classes;

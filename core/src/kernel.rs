@@ -25,6 +25,18 @@ pub trait SimilarityKernel {
     /// The largest `|out[i*n+j] − dot(q_i, p_j)|` this kernel can produce for unit rows of
     /// length `dim`. 0 means bit-identical to [`dot`].
     fn error_bound(&self, dim: usize) -> f32;
+
+    /// The same product in `f64` (for the θ-grid pass's subspace coordinates, whose
+    /// bounds assume `f64` accumulation; any summation order is fine). The default is
+    /// portable loops; a BLAS-style kernel overrides it.
+    fn dots_f64(&self, q: &[f64], p: &[f64], dim: usize, out: &mut [f64]) {
+        let n = p.len() / dim;
+        for (qi, row) in q.chunks_exact(dim).zip(out.chunks_exact_mut(n.max(1))) {
+            for (o, pj) in row.iter_mut().zip(p.chunks_exact(dim)) {
+                *o = qi.iter().zip(pj).map(|(a, b)| a * b).sum();
+            }
+        }
+    }
 }
 
 impl<K: SimilarityKernel + ?Sized> SimilarityKernel for &K {
@@ -33,6 +45,9 @@ impl<K: SimilarityKernel + ?Sized> SimilarityKernel for &K {
     }
     fn error_bound(&self, dim: usize) -> f32 {
         (**self).error_bound(dim)
+    }
+    fn dots_f64(&self, q: &[f64], p: &[f64], dim: usize, out: &mut [f64]) {
+        (**self).dots_f64(q, p, dim, out)
     }
 }
 

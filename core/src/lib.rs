@@ -50,5 +50,6 @@ pub mod library;
 pub mod predict;
 pub mod screen;
 pub mod similarity;
+pub mod subspace;
 
 pub use error::{Error, Result};

@@ -19,8 +19,9 @@ use crate::kernel::SimilarityKernel;
 use crate::library::{Library, check_rows, normalize_rows};
 use crate::similarity::dot;
 
-/// Orders (node, similarity) pairs best first.
-fn node_order(a: &(usize, f32), b: &(usize, f32)) -> Ordering {
+/// Orders (node, similarity) pairs best first: similarity descending, then node index
+/// ascending (the tie-break of Eq. 3's top-a).
+pub fn node_order(a: &(usize, f32), b: &(usize, f32)) -> Ordering {
     b.1.partial_cmp(&a.1)
         .unwrap_or(Ordering::Equal)
         .then(a.0.cmp(&b.0))

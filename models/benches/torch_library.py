@@ -28,11 +28,11 @@ def clustered(rows, gen):
     return out
 
 
-def build(haps, screen_k=0, candidates=3):
+def build(haps, screen_k=0, candidates=3, theta=THETA):
     """screen_k > 0: the exact random-projection screen of hapscope_core::screen."""
-    nodes = torch.empty(4096, DIM)
+    nodes = torch.empty(4096, haps.shape[1])
     proj_nodes = torch.empty(4096, max(screen_k, 1))
-    r = (torch.randint(0, 2, (screen_k, DIM), generator=torch.Generator().manual_seed(1)).float() * 2 - 1) / screen_k ** 0.5 if screen_k else None
+    r = (torch.randint(0, 2, (screen_k, haps.shape[1]), generator=torch.Generator().manual_seed(1)).float() * 2 - 1) / screen_k ** 0.5 if screen_k else None
     n = 0
     ids = []
     for s in range(0, haps.shape[0], BLOCK):
@@ -46,12 +46,12 @@ def build(haps, screen_k=0, candidates=3):
             if n:
                 cand = (pq @ proj_nodes[:n].T).topk(min(candidates, n), dim=1).indices  # b × c
                 exact = (nodes[cand] * u[:, None, :]).sum(-1)  # b × c canonical-ish checks
-                undecided &= ~(exact >= THETA).any(dim=1)
+                undecided &= ~(exact >= theta).any(dim=1)
         idx = undecided.nonzero()[:, 0]
         keep = torch.zeros_like(nonzero)
         if n and len(idx):
             best = (u[idx] @ nodes[:n].T).max(dim=1).values
-            keep[idx] = best < THETA
+            keep[idx] = best < theta
         elif len(idx):
             keep[idx] = True
         surv = keep.nonzero()[:, 0]
@@ -61,7 +61,7 @@ def build(haps, screen_k=0, candidates=3):
         g = us @ us.T
         stored = []
         for t in range(len(surv)):
-            if not stored or bool((g[t, stored] < THETA).all()):
+            if not stored or bool((g[t, stored] < theta).all()):
                 stored.append(t)
         new = us[stored]
         while n + len(stored) > nodes.shape[0]:

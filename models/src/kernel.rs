@@ -21,6 +21,14 @@ impl GemmKernel {
     pub fn new(threads: usize) -> Self {
         GemmKernel { threads }
     }
+
+    fn parallelism(&self) -> Parallelism {
+        if self.threads == 1 {
+            Parallelism::None
+        } else {
+            Parallelism::Rayon(self.threads)
+        }
+    }
 }
 
 impl SimilarityKernel for GemmKernel {
@@ -34,11 +42,7 @@ impl SimilarityKernel for GemmKernel {
         if m == 0 || n == 0 {
             return;
         }
-        let parallelism = if self.threads == 1 {
-            Parallelism::None
-        } else {
-            Parallelism::Rayon(self.threads)
-        };
+        let parallelism = self.parallelism();
         // out (m×n, row-major) = Q (m×dim, row-major) · Pᵀ (dim×n: element (k, j) = p[j·dim + k]).
         // SAFETY: the pointers and strides describe exactly the slices checked above; `out`
         // does not alias `q` or `p` (it is a unique borrow).
@@ -69,6 +73,42 @@ impl SimilarityKernel for GemmKernel {
 
     fn error_bound(&self, dim: usize) -> f32 {
         f32_dot_error_bound(dim)
+    }
+
+    fn dots_f64(&self, q: &[f64], p: &[f64], dim: usize, out: &mut [f64]) {
+        let m = q.len() / dim;
+        let n = p.len() / dim;
+        assert!(
+            q.len() == m * dim && p.len() == n * dim && out.len() == m * n,
+            "GemmKernel::dots_f64: shapes"
+        );
+        if m == 0 || n == 0 {
+            return;
+        }
+        // SAFETY: as in `dots`: the pointers and strides describe exactly the checked slices.
+        unsafe {
+            gemm(
+                m,
+                n,
+                dim,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                q.as_ptr(),
+                1,
+                dim as isize,
+                p.as_ptr(),
+                dim as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                self.parallelism(),
+            );
+        }
     }
 }
 

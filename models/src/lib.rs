@@ -18,6 +18,7 @@
 pub mod data;
 pub mod digit;
 pub mod experiment;
+pub mod grid;
 pub mod image_header;
 #[cfg(feature = "gemm")]
 pub mod kernel;

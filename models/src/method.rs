@@ -11,6 +11,8 @@ use hapscope_core::library::{BuildStats, Library, LibraryBuilder, normalize_rows
 use hapscope_core::predict::{Predictor, top_k};
 use hapscope_core::similarity::dot;
 
+use crate::grid::{GridBuilder, GridLayer, GridLinkBuilder};
+
 /// Rows handed to the core per step: bounds the similarity scratch (`STEP × nodes`
 /// floats) and sets the progress granularity.
 pub const STEP: usize = 1024;
@@ -130,16 +132,17 @@ impl<'a> LinkBuilder<'a> {
 }
 
 /// Pass 1 of the method for several layers at once, each at one or more θ: every library
-/// of layer `l` at every θ of `grids[l]`, fed the same stream of training batches (the
-/// paper's sequential semantics per library). With [`GridLinks`] (pass 2, over the same
-/// stream again) this is the one two-pass builder of the experiments and the page's bundle.
+/// of layer `l` at every θ of `grids[l]`, fed the same stream of training batches — the
+/// θ-grid pass ([`crate::grid`]): the paper's sequential semantics per library, one set of
+/// nodes per layer. With [`GridLinks`] (pass 2, over the same stream again) this is the one
+/// two-pass builder of the experiments and the page's bundle.
 pub struct GridLibraries<K> {
-    layers: Vec<Vec<LibraryBuilder<K>>>,
+    layers: Vec<GridBuilder<K>>,
 }
 
-impl<K: SimilarityKernel + Clone> GridLibraries<K> {
-    /// Builders for layers of HAP length `dims[l]` at the θs of `grids[l]`; `screen` as in
-    /// [`library_builder`].
+impl<K: SimilarityKernel + Clone + Sync> GridLibraries<K> {
+    /// Builders for layers of HAP length `dims[l]` at the θs of `grids[l]`; `screen` allows
+    /// the subspace screen (same libraries either way).
     pub fn new(dims: &[usize], grids: &[Vec<f32>], kernel: K, screen: bool) -> Result<Self> {
         if dims.len() != grids.len() {
             return Err(hapscope_core::Error::DimMismatch {
@@ -150,71 +153,51 @@ impl<K: SimilarityKernel + Clone> GridLibraries<K> {
         let layers = dims
             .iter()
             .zip(grids)
-            .map(|(&dim, grid)| {
-                grid.iter()
-                    .map(|&theta| library_builder(dim, theta, kernel.clone(), screen))
-                    .collect::<Result<Vec<_>>>()
-            })
+            .map(|(&dim, grid)| GridBuilder::new(dim, grid, kernel.clone(), screen))
             .collect::<Result<_>>()?;
         Ok(GridLibraries { layers })
     }
 
     /// Feeds layer `l`'s HAPs of the next training batch (row-major) to each of its θ.
     pub fn push(&mut self, l: usize, haps: &[f32]) -> Result<()> {
-        for b in &mut self.layers[l] {
-            b.push(haps)?;
-        }
-        Ok(())
+        self.layers[l].push(haps)
     }
 
-    /// The libraries, `[layer][θ]`.
-    pub fn finish(self) -> Vec<Vec<Library>> {
+    /// The libraries of every layer, as grid layers (`layer.library(t)` for θ `t`).
+    pub fn finish(self) -> Result<Vec<GridLayer>> {
         self.layers
             .into_iter()
-            .map(|bs| bs.into_iter().map(LibraryBuilder::finish).collect())
+            .map(|b| b.finish().map(|(layer, _)| layer))
             .collect()
     }
 }
 
-/// Pass 2 for the libraries of [`GridLibraries`]: the links of every layer × θ to
-/// `classes` answers (Eq. 2), fed the training batches again in the same order.
-pub struct GridLinks<'a> {
-    layers: Vec<Vec<LinkBuilder<'a>>>,
+/// Pass 2 for the layers of [`GridLibraries`]: the links of every layer × θ to `classes`
+/// answers (Eq. 2), fed the training batches again in the same order.
+pub struct GridLinks<'a, K> {
+    layers: Vec<GridLinkBuilder<'a, K>>,
 }
 
-impl<'a> GridLinks<'a> {
-    /// Link builders for `libraries[l][t]`.
-    pub fn new(libraries: &'a [Vec<Library>], classes: usize) -> Result<Self> {
-        let layers = libraries
+impl<'a, K: SimilarityKernel + Clone + Sync> GridLinks<'a, K> {
+    /// Link builders for `layers[l]`.
+    pub fn new(layers: &'a [GridLayer], classes: usize, kernel: K) -> Result<Self> {
+        let layers = layers
             .iter()
-            .map(|libs| {
-                libs.iter()
-                    .map(|l| LinkBuilder::new(l, classes))
-                    .collect::<Result<Vec<_>>>()
-            })
+            .map(|l| GridLinkBuilder::new(l, classes, kernel.clone()))
             .collect::<Result<_>>()?;
         Ok(GridLinks { layers })
     }
 
     /// Adds layer `l`'s HAPs of the next training batch with the network's answers on it.
-    pub fn add<K: SimilarityKernel>(
-        &mut self,
-        l: usize,
-        haps: &[f32],
-        answers: &[usize],
-        kernel: &K,
-    ) -> Result<()> {
-        for lb in &mut self.layers[l] {
-            lb.add(haps, answers, kernel)?;
-        }
-        Ok(())
+    pub fn add(&mut self, l: usize, haps: &[f32], answers: &[usize]) -> Result<()> {
+        self.layers[l].add(haps, answers)
     }
 
     /// The links, `[layer][θ]`.
-    pub fn finish(self) -> Vec<Vec<Links>> {
+    pub fn finish(self) -> Result<Vec<Vec<Links>>> {
         self.layers
             .into_iter()
-            .map(|v| v.into_iter().map(LinkBuilder::finish).collect())
+            .map(GridLinkBuilder::finish)
             .collect()
     }
 }

@@ -6,10 +6,11 @@ use hapscope_core::confusion::{ConfusionAccumulator, ConfusionMatrix, ConfusionV
 use hapscope_core::hebbian::Links;
 use hapscope_core::kernel::SimilarityKernel;
 use hapscope_core::library::Library;
-use hapscope_core::predict::{Predictor, top_k};
+use hapscope_core::predict::top_k;
 
 use super::{ExperimentError, HostTaps, NetFns, Result, require_grid_index, sample_units, to_host};
 use crate::data::images::LabelledImages;
+use crate::grid::{GridLayer, GridPredictor};
 use crate::method::{GridLibraries, GridLinks};
 
 /// Images per forward pass.
@@ -111,7 +112,7 @@ pub fn for_batches(
 /// (§4.3). The class count is the width of the network's logits. `progress(stage, rows)`
 /// reports each batch.
 #[allow(clippy::too_many_arguments)]
-pub fn fit<K: SimilarityKernel + Copy>(
+pub fn fit<K: SimilarityKernel + Copy + Sync>(
     net: &NetFns<'_>,
     train: &LabelledImages,
     test: &LabelledImages,
@@ -171,11 +172,11 @@ pub fn fit<K: SimilarityKernel + Copy>(
         }
         .into());
     };
-    let grid_libraries = builder.finish();
-    let libraries: Vec<(&'static str, usize, &[Library])> = names
+    let grid_layers = builder.finish()?;
+    let libraries: Vec<(&'static str, usize, &GridLayer)> = names
         .iter()
-        .zip(&grid_libraries)
-        .map(|(&(n, d), libs)| (n, d, libs.as_slice()))
+        .zip(&grid_layers)
+        .map(|(&(n, d), g)| (n, d, g))
         .collect();
     // Every requested confusion matrix names a tap and a θ of its grid.
     let conf_at: Vec<(usize, usize)> = confusions
@@ -190,7 +191,7 @@ pub fn fit<K: SimilarityKernel + Copy>(
         .collect::<Result<_>>()?;
 
     // Pass 2: Hebbian links (Eq. 2) to the network's answers.
-    let mut link_builder = GridLinks::new(&grid_libraries, classes)?;
+    let mut link_builder = GridLinks::new(&grid_layers, classes, kernel)?;
     let mut link_s = vec![0.0; libraries.len()];
     for_batches(
         net,
@@ -202,25 +203,20 @@ pub fn fit<K: SimilarityKernel + Copy>(
         |host, _, _| {
             for (l, (_, _, haps)) in host.layers.iter().enumerate() {
                 let t = std::time::Instant::now();
-                link_builder.add(l, haps, &host.answers, &kernel)?;
+                link_builder.add(l, haps, &host.answers)?;
                 link_s[l] += t.elapsed().as_secs_f64();
             }
             progress("links", host.answers.len());
             Ok(())
         },
     )?;
-    let links: Vec<Vec<Links>> = link_builder.finish();
+    let links: Vec<Vec<Links>> = link_builder.finish()?;
 
     // Pass 3: predict the test set; agreement with the network's answers, confusion with labels.
-    let predictors: Vec<Vec<Predictor<'_>>> = libraries
+    let predictors: Vec<GridPredictor<'_, K>> = libraries
         .iter()
         .zip(&links)
-        .map(|((_, _, libs), ls)| {
-            libs.iter()
-                .zip(ls)
-                .map(|(lib, lk)| Predictor::new(lib, lk, top_a))
-                .collect::<hapscope_core::Result<_>>()
-        })
+        .map(|((_, _, layer), ls)| GridPredictor::new(layer, ls, top_a, kernel))
         .collect::<hapscope_core::Result<_>>()?;
     let mut hits: Vec<Vec<(usize, usize)>> = grids.iter().map(|g| vec![(0, 0); g.len()]).collect();
     let mut conf: Vec<(usize, usize, ConfusionAccumulator)> = conf_at
@@ -250,13 +246,9 @@ pub fn fit<K: SimilarityKernel + Copy>(
                 .filter(|(a, b)| a == b)
                 .count();
             seen += labels.len();
-            for (l, (_, dim, haps)) in host.layers.iter().enumerate() {
+            for (l, (_, _, haps)) in host.layers.iter().enumerate() {
                 let t0 = std::time::Instant::now();
-                let m = haps.len() / dim;
-                for (t, p) in predictors[l].iter().enumerate() {
-                    let mut scores = vec![0.0; m * classes];
-                    let mut nz = vec![false; m];
-                    p.scores(haps, &kernel, &mut scores, &mut nz)?;
+                for (t, scores) in predictors[l].scores(haps)?.iter().enumerate() {
                     for (i, row) in scores.chunks_exact(classes).enumerate() {
                         let top = top_k(row, 3);
                         hits[l][t].0 += usize::from(top[0] == host.answers[i]);
@@ -285,20 +277,22 @@ pub fn fit<K: SimilarityKernel + Copy>(
         .collect();
     let layers = names
         .into_iter()
-        .zip(grid_libraries)
+        .zip(&grid_layers)
         .zip(links)
         .enumerate()
-        .map(|(l, (((name, dim), libraries), links))| LayerFit {
-            name,
-            grid: grids[l].clone(),
-            dim,
-            libraries,
-            links,
-            top1: hits[l].iter().map(|h| h.0 as f64 / n).collect(),
-            top3: hits[l].iter().map(|h| h.1 as f64 / n).collect(),
-            seconds: [build_s[l], link_s[l], pred_s[l]],
+        .map(|(l, (((name, dim), layer), links))| {
+            Ok(LayerFit {
+                name,
+                grid: grids[l].clone(),
+                dim,
+                libraries: layer.libraries()?,
+                links,
+                top1: hits[l].iter().map(|h| h.0 as f64 / n).collect(),
+                top3: hits[l].iter().map(|h| h.1 as f64 / n).collect(),
+                seconds: [build_s[l], link_s[l], pred_s[l]],
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Fit {
         layers,
         confusions,

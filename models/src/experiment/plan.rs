@@ -79,7 +79,13 @@ impl Plan {
             },
             top_a: 3,
             attack_rows: if fast { 50 } else { 200 },
-            quirk_eps: if fast { vec![0.3] } else { eps.clone() },
+            // The quirk's ε is in normalized units (÷ 0.3081 per pixel unit): the paper's
+            // code swept it up to 1.0 (≈ 0.31 in pixels), where its Fig. 5B was measured.
+            quirk_eps: if fast {
+                vec![0.3]
+            } else {
+                vec![0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
+            },
             eps,
             quirk: PgdSpace::NormalizedQuirk {
                 mean: vec![MNIST_MEAN],

@@ -16,7 +16,7 @@ use crate::data::images::LabelledImages;
 /// of every unit from the full run (`full`, `full_detection`, which must have built set 1's
 /// θ and attacked at the plan's strongest ε). `progress` gets a line per stage.
 #[allow(clippy::too_many_arguments)]
-pub fn sparse_sampling<K: SimilarityKernel + Copy>(
+pub fn sparse_sampling<K: SimilarityKernel + Copy + Sync>(
     net: &NetFns<'_>,
     train: &LabelledImages,
     test: &LabelledImages,

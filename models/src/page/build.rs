@@ -96,7 +96,7 @@ pub fn forward_rows(
 /// safetensors bytes, shipped as `weights_name`. `progress(stage, done, total)` reports
 /// images processed. Returns the bundle and what the calibration measured.
 #[allow(clippy::too_many_arguments)]
-pub fn build_bundle<K: SimilarityKernel + Clone>(
+pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
     net: &Network,
     weights: Vec<u8>,
     weights_name: &str,
@@ -133,15 +133,16 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
             train.len(),
         );
     }
-    let grid_libraries = builder.finish();
+    let grid_layers = builder.finish().map_err(stage_err("library"))?;
     // Pass 2: links from every training image, with the network's answers.
     let classes = opts.classes.len();
-    let mut linker = GridLinks::new(&grid_libraries, classes).map_err(stage_err("links"))?;
+    let mut linker =
+        GridLinks::new(&grid_layers, classes, kernel.clone()).map_err(stage_err("links"))?;
     for (b, rows) in train.chunks(BATCH).enumerate() {
         let taps = forward_rows(net, images, rows, &layers, device);
         for (l, (_, _, values)) in taps.layers.iter().enumerate() {
             linker
-                .add(l, values, &taps.answers, &kernel)
+                .add(l, values, &taps.answers)
                 .map_err(stage_err("links"))?;
         }
         progress(
@@ -151,8 +152,17 @@ pub fn build_bundle<K: SimilarityKernel + Clone>(
         );
     }
     // One θ per layer: the single library (and links) of each.
-    let links: Vec<_> = linker.finish().into_iter().flatten().collect();
-    let libraries: Vec<Library> = grid_libraries.into_iter().flatten().collect();
+    let links: Vec<_> = linker
+        .finish()
+        .map_err(stage_err("links"))?
+        .into_iter()
+        .flatten()
+        .collect();
+    let libraries: Vec<Library> = grid_layers
+        .iter()
+        .map(|g| g.library(0))
+        .collect::<hapscope_core::Result<_>>()
+        .map_err(stage_err("library"))?;
     // Exemplars: every image that is a node of some layer.
     let to_id = |row: u32| train[row as usize] as u32;
     let mut ids: Vec<u32> = libraries

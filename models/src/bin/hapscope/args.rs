@@ -268,8 +268,9 @@ pub struct DataArgs {
     /// Threads for the similarity kernel (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Match every row in full instead of screening in a random projection first (same
-    /// library, slower for long HAPs; the screen is used only for ≥ 1024 columns).
+    /// Compute every similarity in full instead of screening pairs by exact bounds in a
+    /// 128-direction subspace first (same libraries, links and predictions, bit for bit;
+    /// slower for long HAPs; the screen is used only for ≥ 1024 columns).
     #[arg(long)]
     pub no_screen: bool,
 }

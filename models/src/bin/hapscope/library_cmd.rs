@@ -13,21 +13,26 @@ use crate::run::run;
 pub fn library(args: &LibraryArgs) -> Result<()> {
     hapscope_core::library::check_theta(args.theta).context("--theta")?;
     let inputs = load(&args.data)?;
-    let r = run(&inputs, args.theta, &args.data)?;
+    let mut r = run(&inputs, &[args.theta], &args.data)?;
+    let (library, links, agreement) = (
+        r.libraries.remove(0),
+        r.links.remove(0),
+        r.agreements.remove(0),
+    );
     let total = inputs.load_seconds + r.build_seconds + r.links_seconds + r.predict_seconds;
     println!(
-        "library    θ = {}, dim {}, {} training rows -> {} nodes ({} zero rows, {} settled by the screen, {} re-checked similarities)",
+        "library    θ = {}, dim {}, {} training rows -> {} nodes ({} zero rows; canonical similarities: {} for the build, {} for the links)",
         args.theta,
         inputs.train.cols,
         inputs.train.rows,
-        r.library.len(),
+        library.len(),
         r.stats.zero_rows,
-        r.stats.screened,
-        r.stats.rechecks
+        r.stats.canonical,
+        r.link_pairs
     );
     println!(
         "agreement  top-1 {:.4}  top-3 {:.4}  with the network's answers on {} test rows (a = {}, {} classes)",
-        r.agreement.top1, r.agreement.top3, inputs.test.rows, args.data.top_a, inputs.classes
+        agreement.top1, agreement.top3, inputs.test.rows, args.data.top_a, inputs.classes
     );
     println!(
         "timings    load {:.2} s, build {:.2} s, links {:.2} s, predict {:.2} s, total {:.2} s",
@@ -41,12 +46,12 @@ pub fn library(args: &LibraryArgs) -> Result<()> {
             "top_a": args.data.top_a,
             "train_rows": inputs.train.rows,
             "test_rows": inputs.test.rows,
-            "size": r.library.len(),
-            "node_ids": r.library.source_ids(),
+            "size": library.len(),
+            "node_ids": library.source_ids(),
             "zero_train_rows": r.stats.zero_rows,
-            "top1": r.agreement.top1,
-            "top3": r.agreement.top3,
-            "predictions": r.agreement.predictions,
+            "top1": agreement.top1,
+            "top3": agreement.top3,
+            "predictions": agreement.predictions,
             "timings_s": {
                 "load": inputs.load_seconds, "build": r.build_seconds, "links": r.links_seconds,
                 "predict": r.predict_seconds, "total": total,
@@ -63,7 +68,7 @@ pub fn library(args: &LibraryArgs) -> Result<()> {
             .and_then(|s| s.to_str())
             .unwrap_or("layer");
         let layer: String = layer.chars().take(64).collect();
-        let art = LibraryArtifact::new(&layer, &r.library, &r.links, true)?;
+        let art = LibraryArtifact::new(&layer, &library, &links, true)?;
         fs::write(path, art.encode()).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

@@ -1,0 +1,279 @@
+//! The θ-grid pass: one layer's libraries at every θ of a grid, their links (Eq. 2) and
+//! their predictions (Eq. 3), computed once over the **union** of the grid's nodes and
+//! screened by exact subspace bounds ([`hapscope_core::subspace`]).
+//!
+//! Two facts make this fast (DESIGN.md, "Speed facts for θ sweeps"):
+//! - a node is a training HAP, so its cosine to any HAP does not depend on θ: the libraries
+//!   of a grid share most of their nodes, and the similarities behind every library's
+//!   links and predictions are columns of one product against the union;
+//! - most of those similarities need not be computed in full. Each HAP is sketched by its
+//!   coordinates in a 128-direction subspace fitted to the layer's first rows (plus a
+//!   residual radius), and the bounds of [`Subspace::bounds`] settle most decisions: a
+//!   node is novel at θ unless some node's canonical cosine reaches θ; a link term is
+//!   summed only at or above [`hapscope_core::hebbian::LINK_FLOOR`]; a prediction needs the
+//!   top-a nodes. Only pairs whose interval straddles the decision are computed in full,
+//!   with the canonical [`hapscope_core::similarity::dot`].
+//!
+//! So the results are **those of the one-θ-at-a-time definitions, bit for bit**: every
+//! library equals [`hapscope_core::library::LibraryBuilder`]'s (and so the sequential
+//! `Library::offer`), every link weight [`crate::method::LinkBuilder`]'s and every class
+//! score [`hapscope_core::predict::Predictor`]'s (tested in `tests/grid.rs`). The subspace
+//! changes only the speed. Without the screen (`screen = false`, the CLI's `--no-screen`)
+//! the subspace is the identity and every similarity comes from the full product.
+
+mod basis;
+mod build;
+mod links;
+mod predict;
+
+pub use build::{GridBuilder, GridStats};
+pub use links::GridLinkBuilder;
+pub use predict::GridPredictor;
+
+use hapscope_core::kernel::SimilarityKernel;
+use hapscope_core::library::{Library, normalize_rows};
+use hapscope_core::subspace::Subspace;
+use hapscope_core::{Error, Result};
+
+/// Directions of the subspace screen.
+pub const SUBSPACE_K: usize = 128;
+/// HAPs shorter than this are matched in full (identity subspace): a sketch would not be
+/// much shorter than the HAP.
+pub const SUBSPACE_MIN_DIM: usize = 4 * SUBSPACE_K;
+/// Training rows the subspace is fitted to (the first ones; the fit waits for them).
+pub const BASIS_ROWS: usize = 2048;
+/// Rows per step of every pass: bounds the scratch (`BLOCK × union` similarities).
+pub const BLOCK: usize = 256;
+
+/// One layer's libraries over a θ grid, stored once: the union of their nodes, each with
+/// its sketch, and for each θ the (ascending) union indices of its nodes.
+#[derive(Debug, Clone)]
+pub struct GridLayer {
+    subspace: Subspace,
+    thetas: Vec<f32>,
+    vectors: Vec<f32>,
+    coords: Vec<f32>,
+    radius: Vec<f32>,
+    source_ids: Vec<u32>,
+    members: Vec<Vec<u32>>,
+    /// The build's sketches of every training row (coordinates, radius, content hash),
+    /// reused by the links pass when it is fed the same rows; empty for the identity.
+    row_coords: Vec<f32>,
+    row_radius: Vec<f32>,
+    row_hash: Vec<u64>,
+}
+
+impl GridLayer {
+    fn new(subspace: Subspace, thetas: Vec<f32>) -> Self {
+        let members = vec![Vec::new(); thetas.len()];
+        GridLayer {
+            subspace,
+            thetas,
+            vectors: Vec::new(),
+            coords: Vec::new(),
+            radius: Vec::new(),
+            source_ids: Vec::new(),
+            members,
+            row_coords: Vec::new(),
+            row_radius: Vec::new(),
+            row_hash: Vec::new(),
+        }
+    }
+
+    /// HAP length.
+    pub fn dim(&self) -> usize {
+        self.subspace.dim()
+    }
+
+    /// The θ grid.
+    pub fn thetas(&self) -> &[f32] {
+        &self.thetas
+    }
+
+    /// The screen's subspace (the identity without the screen).
+    pub fn subspace(&self) -> &Subspace {
+        &self.subspace
+    }
+
+    /// Number of distinct nodes over the grid.
+    pub fn union_len(&self) -> usize {
+        self.source_ids.len()
+    }
+
+    /// Library sizes per θ.
+    pub fn sizes(&self) -> Vec<usize> {
+        self.members.iter().map(Vec::len).collect()
+    }
+
+    /// Union indices of the nodes of the library at `thetas()[t]`, in creation order.
+    pub fn members(&self, t: usize) -> &[u32] {
+        &self.members[t]
+    }
+
+    fn vector(&self, j: usize) -> &[f32] {
+        &self.vectors[j * self.dim()..][..self.dim()]
+    }
+
+    fn push_node(&mut self, unit: &[f32], coords: &[f32], radius: f32, source_id: u32) -> u32 {
+        let u = self.source_ids.len() as u32;
+        self.vectors.extend_from_slice(unit);
+        self.coords.extend_from_slice(coords);
+        self.radius.push(radius);
+        self.source_ids.push(source_id);
+        u
+    }
+
+    /// Keeps the build's sketches of rows `row_hash.len()..` (they arrive in order).
+    fn keep_sketches(&mut self, raw: &[f32], sk: &Sketched) {
+        if self.subspace.is_identity() {
+            return;
+        }
+        self.row_coords.extend_from_slice(&sk.coords);
+        self.row_radius.extend_from_slice(&sk.radius);
+        self.row_hash
+            .extend(raw.chunks_exact(self.dim()).map(row_hash));
+    }
+
+    /// The sketches of training rows `first..first + rows` if the build saw exactly these
+    /// rows there (content hashes equal), so the links pass need not project them again.
+    fn cached_sketch(&self, first: usize, raw: &[f32]) -> Option<Sketched> {
+        let dim = self.dim();
+        let rows = raw.len() / dim;
+        let hashes = self.row_hash.get(first..first + rows)?;
+        if raw
+            .chunks_exact(dim)
+            .zip(hashes)
+            .any(|(r, &h)| row_hash(r) != h)
+        {
+            return None;
+        }
+        let k = self.subspace.k();
+        let mut unit = vec![0.0; raw.len()];
+        let mut nonzero = vec![false; rows];
+        normalize_rows(raw, dim, &mut unit, &mut nonzero);
+        Some(Sketched {
+            rows,
+            unit,
+            nonzero,
+            coords: self.row_coords[first * k..(first + rows) * k].to_vec(),
+            radius: self.row_radius[first..first + rows].to_vec(),
+        })
+    }
+
+    /// The library at `thetas()[t]`.
+    pub fn library(&self, t: usize) -> Result<Library> {
+        let members = &self.members[t];
+        let dim = self.dim();
+        let mut vectors = Vec::with_capacity(members.len() * dim);
+        for &j in members {
+            vectors.extend_from_slice(self.vector(j as usize));
+        }
+        let ids = members
+            .iter()
+            .map(|&j| self.source_ids[j as usize])
+            .collect();
+        Library::from_parts(dim, self.thetas[t], vectors, ids)
+    }
+
+    /// Every library of the grid, in θ order.
+    pub fn libraries(&self) -> Result<Vec<Library>> {
+        (0..self.thetas.len()).map(|t| self.library(t)).collect()
+    }
+}
+
+/// A block of rows made unit, with their sketches.
+struct Sketched {
+    rows: usize,
+    unit: Vec<f32>,
+    nonzero: Vec<bool>,
+    coords: Vec<f32>,
+    radius: Vec<f32>,
+}
+
+impl Sketched {
+    fn unit(&self, i: usize) -> &[f32] {
+        let dim = self.unit.len() / self.rows.max(1);
+        &self.unit[i * dim..][..dim]
+    }
+}
+
+/// Normalizes raw rows and computes their coordinates (`f64` products, as the bounds
+/// assume) and radii.
+fn sketch<K: SimilarityKernel>(subspace: &Subspace, kernel: &K, raw: &[f32]) -> Sketched {
+    let dim = subspace.dim();
+    let rows = raw.len() / dim;
+    let mut unit = vec![0.0; raw.len()];
+    let mut nonzero = vec![false; rows];
+    normalize_rows(raw, dim, &mut unit, &mut nonzero);
+    let coords = if subspace.is_identity() {
+        unit.clone()
+    } else {
+        let k = subspace.k();
+        let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
+        let mut c = vec![0.0f64; rows * k];
+        if rows > 0 {
+            kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
+        }
+        c.iter().map(|&v| v as f32).collect()
+    };
+    let radius = coords
+        .chunks_exact(subspace.k())
+        .map(|c| subspace.radius(c))
+        .collect();
+    Sketched {
+        rows,
+        unit,
+        nonzero,
+        coords,
+        radius,
+    }
+}
+
+/// A 64-bit content hash of a row's bits (four interleaved multiply–xorshift lanes).
+fn row_hash(row: &[f32]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = [1u64, 2, 3, 4];
+    let mut chunks = row.chunks_exact(4);
+    for c in &mut chunks {
+        for (l, &v) in c.iter().enumerate() {
+            h[l] = (h[l] ^ u64::from(v.to_bits()))
+                .wrapping_mul(K)
+                .rotate_left(29);
+        }
+    }
+    for (l, &v) in chunks.remainder().iter().enumerate() {
+        h[l] = (h[l] ^ u64::from(v.to_bits()))
+            .wrapping_mul(K)
+            .rotate_left(29);
+    }
+    h.iter().fold(row.len() as u64, |a, &x| {
+        (a ^ x).wrapping_mul(K).rotate_left(31)
+    })
+}
+
+/// Checks that `haps` is whole rows of `dim` finite values.
+fn check_rows(haps: &[f32], dim: usize) -> Result<()> {
+    if haps.len() % dim != 0 {
+        return Err(Error::DimMismatch {
+            expected: haps.len().div_ceil(dim) * dim,
+            got: haps.len(),
+        });
+    }
+    match haps.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(Error::NonFinite { index }),
+        None => Ok(()),
+    }
+}
+
+/// `f(0..n)`, on every core when the crate has threads (`gemm` feature).
+fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    #[cfg(feature = "gemm")]
+    {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().map(f).collect()
+    }
+    #[cfg(not(feature = "gemm"))]
+    {
+        (0..n).map(f).collect()
+    }
+}
