@@ -64,9 +64,41 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     reduce(&acc)
 }
 
+/// Four canonical similarities of `a` at once: `[dot(a, b[0]), …, dot(a, b[3])]`, each
+/// summed exactly as [`dot`] sums it (same lanes, same order), so bit-identical. Four
+/// independent accumulations keep the adder busy where one [`dot`] waits on its own sums.
+///
+/// # Panics
+/// If any length differs from `a`'s.
+pub fn dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    assert!(b.iter().all(|b| b.len() == a.len()), "dot4: lengths differ");
+    let chunks = a.len() / LANES;
+    let mut acc = [[0.0f32; LANES]; 4];
+    #[allow(clippy::needless_range_loop)] // indexed loops vectorize here; iterators did not
+    for c in 0..chunks {
+        let x: &[f32; LANES] = a[c * LANES..][..LANES].try_into().expect("chunk");
+        for r in 0..4 {
+            let y: &[f32; LANES] = b[r][c * LANES..][..LANES].try_into().expect("chunk");
+            for l in 0..LANES {
+                acc[r][l] += x[l] * y[l];
+            }
+        }
+    }
+    let tail = chunks * LANES;
+    let mut out = [0.0f32; 4];
+    for r in 0..4 {
+        let mut lanes = acc[r];
+        for (l, (x, y)) in a[tail..].iter().zip(&b[r][tail..]).enumerate() {
+            lanes[l] += x * y;
+        }
+        out[r] = reduce(&lanes);
+    }
+    out
+}
+
 /// The fixed reduction order of the eight lanes.
 #[inline(always)]
-pub(crate) fn reduce(acc: &[f32; LANES]) -> f32 {
+pub fn reduce(acc: &[f32; LANES]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
@@ -103,6 +135,27 @@ pub fn f32_dot_error_bound(dim: usize) -> f32 {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    #[test]
+    fn dot4_is_four_dots_bit_for_bit() {
+        for dim in [1, 7, 8, 13, 64, 301] {
+            let v: Vec<Vec<f32>> = (0..5)
+                .map(|r| {
+                    (0..dim)
+                        .map(|i| ((i * 37 + r * 101) % 97) as f32 / 97.0 - 0.31)
+                        .collect()
+                })
+                .collect();
+            let got = dot4(&v[0], [&v[1], &v[2], &v[3], &v[4]]);
+            for r in 0..4 {
+                assert_eq!(
+                    got[r].to_bits(),
+                    dot(&v[0], &v[r + 1]).to_bits(),
+                    "dim {dim}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn zero_vector_has_no_direction() {

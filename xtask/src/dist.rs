@@ -15,8 +15,8 @@ use crate::{Result, install, npm, root, run, serve, target_dir};
 const WASM_BINDGEN: &str = "0.2.130";
 /// Figures of the committed full native run shown on the page.
 const FIGURES: &[&str] = &[
-    "fig2a.svg",
-    "fig2bc.svg",
+    "fig2-a.svg",
+    "fig2-bc.svg",
     "fig3-CN1-0.75.svg",
     "fig3-FC1-0.75.svg",
 ];

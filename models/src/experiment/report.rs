@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::page::bundle::sha256_hex;
+
 use super::detect::{Detection, ThresholdSets};
 use super::fit::Fit;
 
@@ -52,6 +54,11 @@ pub struct LayerReport {
     pub grid: Vec<f32>,
     /// Library size per θ.
     pub sizes: Vec<usize>,
+    /// Per θ, the SHA-256 of the library's node ids (training-row indices, `u32`
+    /// little-endian, creation order), so that reruns can show the same nodes (empty in the
+    /// older full runs).
+    #[serde(default)]
+    pub node_ids_sha256: Vec<String>,
     /// Top-1 agreement with the network's test answers per θ.
     pub top1: Vec<f64>,
     /// Within-top-3 agreement per θ.
@@ -93,6 +100,18 @@ impl Fig2Report {
                     dim: l.dim,
                     grid: l.grid.clone(),
                     sizes: l.libraries.iter().map(|x| x.len()).collect(),
+                    node_ids_sha256: l
+                        .libraries
+                        .iter()
+                        .map(|x| {
+                            let ids: Vec<u8> = x
+                                .source_ids()
+                                .iter()
+                                .flat_map(|i| i.to_le_bytes())
+                                .collect();
+                            sha256_hex(&ids)
+                        })
+                        .collect(),
                     top1: l.top1.clone(),
                     top3: l.top3.clone(),
                 })

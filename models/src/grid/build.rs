@@ -1,8 +1,8 @@
 //! Pass 1: every library of the grid, built together over the union of their nodes.
 
+use super::canonical::cdot as dot;
 use hapscope_core::kernel::SimilarityKernel;
 use hapscope_core::library::check_theta;
-use hapscope_core::similarity::dot;
 use hapscope_core::{Error, Result};
 
 use super::basis::fit_subspace;

@@ -1,47 +1,72 @@
 //! Pass 2: Hebbian links (Eq. 2) of every node of the union, once for the whole grid —
 //! a node's links do not depend on which libraries hold it.
 
+use super::canonical::{cdot as dot, cdot4 as dot4};
 use hapscope_core::hebbian::{HebbianAccumulator, LINK_FLOOR, Links};
 use hapscope_core::kernel::SimilarityKernel;
-use hapscope_core::similarity::dot;
 use hapscope_core::{Error, Result};
 
-use super::{BLOCK, GridLayer, check_rows, par_map, sketch};
+use super::{BLOCK, GridLayer, Sketched, check_rows, par_map, sketch};
 
 /// Pairs per parallel task: enough canonical dots to amortize the task, few enough to
 /// balance the threads.
 const PAIRS_PER_TASK: usize = 512;
+
+/// Training rows gathered before their pairs are found: enough that the rows of one answer
+/// fill blocks, so that a node's vector is read once for many rows (cache reuse).
+const GROUP_ROWS: usize = 512;
 
 /// Eq. 2 for the union of a [`GridLayer`], fed the training rows again in order. Only the
 /// (row, node) pairs whose upper bound reaches [`LINK_FLOOR`] are computed (canonically);
 /// the rest are below the floor and left out, as the core's links define
 /// ([`hapscope_core::hebbian`]), so the weights are those of
 /// [`crate::method::LinkBuilder`] for each library, bit for bit.
+///
+/// Rows are matched in groups, in blocks of one answer where possible (rows of one answer
+/// share their nearby nodes); the terms found are kept and summed at the end node by node in
+/// training order, so the sums are the definition's, term for term and in its order.
 pub struct GridLinkBuilder<'a, K> {
     layer: &'a GridLayer,
     kernel: K,
-    acc: HebbianAccumulator,
     classes: usize,
-    pairs: u64,
+    /// Raw rows (and their answers) not matched yet; the first has training index `rows`.
+    group: Vec<f32>,
+    group_answers: Vec<usize>,
     rows: usize,
+    /// (node, training row, canonical cosine ≥ the floor).
+    terms: Vec<(u32, u32, f32)>,
+    answers: Vec<u8>,
+    pairs: u64,
     p: Vec<f32>,
+    unit_buf: Vec<f32>,
 }
 
 impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
-    /// Links from `layer`'s nodes to `classes` answers.
+    /// Links from `layer`'s nodes to `classes` answers (at most 256).
     pub fn new(layer: &'a GridLayer, classes: usize, kernel: K) -> Result<Self> {
+        if classes == 0 || classes > 256 {
+            return Err(Error::InvalidParameter {
+                name: "classes",
+                reason: "must be between 1 and 256",
+            });
+        }
         Ok(GridLinkBuilder {
             layer,
             kernel,
-            acc: HebbianAccumulator::new(layer.union_len(), classes)?,
             classes,
-            pairs: 0,
+            group: Vec::new(),
+            group_answers: Vec::new(),
             rows: 0,
+            terms: Vec::new(),
+            answers: Vec::new(),
+            pairs: 0,
             p: Vec::new(),
+            unit_buf: Vec::new(),
         })
     }
 
-    /// Adds training rows (row-major HAPs) with the network's answers on them.
+    /// Adds training rows (row-major HAPs) with the network's answers on them. The batch is
+    /// validated first, so an error leaves the builder as it was.
     pub fn add(&mut self, haps: &[f32], answers: &[usize]) -> Result<()> {
         let dim = self.layer.dim();
         check_rows(haps, dim)?;
@@ -57,34 +82,68 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
                 classes: self.classes,
             });
         }
-        for (block, ans) in haps.chunks(BLOCK * dim).zip(answers.chunks(BLOCK)) {
-            self.add_block(block, ans)?;
+        if self.rows + self.group_answers.len() + answers.len() > u32::MAX as usize {
+            return Err(Error::TooManyRows);
+        }
+        self.group.extend_from_slice(haps);
+        self.group_answers.extend_from_slice(answers);
+        while self.group_answers.len() >= GROUP_ROWS {
+            self.match_group(GROUP_ROWS);
         }
         Ok(())
     }
 
-    fn add_block(&mut self, raw: &[f32], answers: &[usize]) -> Result<()> {
+    /// Finds the terms of the first `n` queued rows.
+    fn match_group(&mut self, n: usize) {
+        let layer = self.layer;
+        let dim = layer.dim();
+        let s = &layer.subspace;
+        let group = std::mem::take(&mut self.group);
+        let raw = &group[..n * dim];
+        let answers: Vec<usize> = self.group_answers.drain(..n).collect();
+        let first = self.rows;
+        self.rows += n;
+        self.answers.extend(answers.iter().map(|&a| a as u8));
+        // The group's unit rows reuse one buffer: a fresh one per group costs its page faults.
+        let spare = std::mem::take(&mut self.unit_buf);
+        let sk = layer
+            .cached_sketch(first, raw, spare)
+            .unwrap_or_else(|| sketch(s, &self.kernel, raw));
+        // Rows by answer, in training order within an answer.
+        let mut order: Vec<usize> = (0..n).filter(|&i| sk.nonzero[i]).collect();
+        order.sort_by_key(|&i| answers[i]);
+        let (u, k) = (layer.union_len(), s.k());
+        let mut group = group;
+        group.drain(..n * dim);
+        self.group = group;
+        if u == 0 {
+            return;
+        }
+        let mut coords = Vec::with_capacity(BLOCK * k);
+        for block in order.chunks(BLOCK) {
+            coords.clear();
+            for &i in block {
+                coords.extend_from_slice(&sk.coords[i * k..][..k]);
+            }
+            let b = block.len();
+            self.p.resize(b * u, 0.0);
+            self.kernel.dots(&coords, &layer.coords, k, &mut self.p);
+            self.block_terms(&sk, block, first);
+        }
+        self.unit_buf = sk.unit;
+    }
+
+    /// The terms of one block of rows (`block[r]` indexes the group's sketch), whose
+    /// products with the union are in `self.p`.
+    fn block_terms(&mut self, sk: &Sketched, block: &[usize], first: usize) {
         let layer = self.layer;
         let s = &layer.subspace;
-        let sk = layer
-            .cached_sketch(self.rows, raw)
-            .unwrap_or_else(|| sketch(s, &self.kernel, raw));
-        self.rows += sk.rows;
-        let (b, u) = (sk.rows, layer.union_len());
-        if b == 0 || u == 0 {
-            return Ok(());
-        }
-        let p = &mut self.p;
-        p.resize(b * u, 0.0);
-        self.kernel.dots(&sk.coords, &layer.coords, s.k(), p);
-        // The pairs that may reach the floor, node-major (each node's rows in order).
-        let p: &[f32] = p;
-        let near: Vec<Vec<u32>> = par_map(b, |i| {
-            if !sk.nonzero[i] {
-                return Vec::new();
-            }
-            let ri = sk.radius[i];
-            p[i * u..][..u]
+        let u = layer.union_len();
+        let p: &[f32] = &self.p;
+        // The pairs that may reach the floor, node-major.
+        let near: Vec<Vec<u32>> = par_map(block.len(), |r| {
+            let ri = sk.radius[block[r]];
+            p[r * u..][..u]
                 .iter()
                 .zip(&layer.radius)
                 .enumerate()
@@ -95,22 +154,36 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
         let mut pairs: Vec<(u32, u32)> = near
             .iter()
             .enumerate()
-            .flat_map(|(i, js)| js.iter().map(move |&j| (j, i as u32)))
+            .flat_map(|(r, js)| js.iter().map(move |&j| (j, block[r] as u32)))
             .collect();
         pairs.sort_unstable();
         let tasks = pairs.len().div_ceil(PAIRS_PER_TASK);
-        let sims: Vec<Vec<f32>> = par_map(tasks, |c| {
-            pairs[c * PAIRS_PER_TASK..]
-                .iter()
-                .take(PAIRS_PER_TASK)
-                .map(|&(j, i)| dot(sk.unit(i as usize), layer.vector(j as usize)))
-                .collect()
+        let found: Vec<Vec<(u32, u32, f32)>> = par_map(tasks, |c| {
+            let task =
+                &pairs[c * PAIRS_PER_TASK..(c * PAIRS_PER_TASK + PAIRS_PER_TASK).min(pairs.len())];
+            let mut out = Vec::new();
+            // A node's rows four at a time (one read of the node's vector per four rows).
+            for same in task.chunk_by(|a, b| a.0 == b.0) {
+                let node = layer.vector(same[0].0 as usize);
+                let mut rows = same.chunks_exact(4);
+                for q in &mut rows {
+                    let h = dot4(node, [0, 1, 2, 3].map(|r| sk.unit(q[r].1 as usize)));
+                    out.extend(q.iter().zip(h).map(|(&(j, i), h)| (j, i, h)));
+                }
+                out.extend(
+                    rows.remainder()
+                        .iter()
+                        .map(|&(j, i)| (j, i, dot(node, sk.unit(i as usize)))),
+                );
+            }
+            out.retain(|t| t.2 >= LINK_FLOOR);
+            for t in &mut out {
+                t.1 = (first + t.1 as usize) as u32;
+            }
+            out
         });
-        for (&(j, i), &h) in pairs.iter().zip(sims.iter().flatten()) {
-            self.acc.add_term(j as usize, answers[i as usize], h)?;
-        }
+        self.terms.extend(found.into_iter().flatten());
         self.pairs += pairs.len() as u64;
-        Ok(())
     }
 
     /// (row, node) pairs computed in full so far.
@@ -119,8 +192,19 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
     }
 
     /// The links of each θ's library, in θ order.
-    pub fn finish(self) -> Result<Vec<Links>> {
-        let all = self.acc.finish();
+    pub fn finish(mut self) -> Result<Vec<Links>> {
+        let rest = self.group_answers.len();
+        if rest > 0 {
+            self.match_group(rest);
+        }
+        // Each node's terms in training order: the definition's sums, in its order.
+        self.terms
+            .sort_unstable_by_key(|&(j, i, _)| (u64::from(j) << 32) | u64::from(i));
+        let mut acc = HebbianAccumulator::new(self.layer.union_len(), self.classes)?;
+        for &(j, i, h) in &self.terms {
+            acc.add_term(j as usize, usize::from(self.answers[i as usize]), h)?;
+        }
+        let all = acc.finish();
         let c = self.classes;
         (0..self.layer.thetas.len())
             .map(|t| {

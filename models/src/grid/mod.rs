@@ -23,6 +23,7 @@
 
 mod basis;
 mod build;
+mod canonical;
 mod links;
 mod predict;
 
@@ -39,9 +40,13 @@ use hapscope_core::{Error, Result};
 pub const SUBSPACE_K: usize = 128;
 /// HAPs shorter than this are matched in full (identity subspace): a sketch would not be
 /// much shorter than the HAP.
-pub const SUBSPACE_MIN_DIM: usize = 4 * SUBSPACE_K;
+pub const SUBSPACE_MIN_DIM: usize = 2 * SUBSPACE_K;
 /// Training rows the subspace is fitted to (the first ones; the fit waits for them).
 pub const BASIS_ROWS: usize = 2048;
+/// Nodes per page of the union's vectors.
+const PAGE_NODES: usize = 256;
+/// Rows per `f64` product of the sketch.
+const SKETCH_ROWS: usize = 128;
 /// Rows per step of every pass: bounds the scratch (`BLOCK × union` similarities).
 pub const BLOCK: usize = 256;
 
@@ -51,7 +56,9 @@ pub const BLOCK: usize = 256;
 pub struct GridLayer {
     subspace: Subspace,
     thetas: Vec<f32>,
-    vectors: Vec<f32>,
+    /// Node vectors in pages of [`PAGE_NODES`] (growing one big vector would copy it over
+    /// and over).
+    vectors: Vec<Vec<f32>>,
     coords: Vec<f32>,
     radius: Vec<f32>,
     source_ids: Vec<u32>,
@@ -111,12 +118,20 @@ impl GridLayer {
     }
 
     fn vector(&self, j: usize) -> &[f32] {
-        &self.vectors[j * self.dim()..][..self.dim()]
+        let dim = self.dim();
+        &self.vectors[j / PAGE_NODES][(j % PAGE_NODES) * dim..][..dim]
     }
 
     fn push_node(&mut self, unit: &[f32], coords: &[f32], radius: f32, source_id: u32) -> u32 {
         let u = self.source_ids.len() as u32;
-        self.vectors.extend_from_slice(unit);
+        if u as usize % PAGE_NODES == 0 {
+            self.vectors
+                .push(Vec::with_capacity(PAGE_NODES * self.dim()));
+        }
+        self.vectors
+            .last_mut()
+            .expect("a page")
+            .extend_from_slice(unit);
         self.coords.extend_from_slice(coords);
         self.radius.push(radius);
         self.source_ids.push(source_id);
@@ -136,7 +151,8 @@ impl GridLayer {
 
     /// The sketches of training rows `first..first + rows` if the build saw exactly these
     /// rows there (content hashes equal), so the links pass need not project them again.
-    fn cached_sketch(&self, first: usize, raw: &[f32]) -> Option<Sketched> {
+    /// `unit` is storage to reuse for the unit rows (its contents are overwritten).
+    fn cached_sketch(&self, first: usize, raw: &[f32], mut unit: Vec<f32>) -> Option<Sketched> {
         let dim = self.dim();
         let rows = raw.len() / dim;
         let hashes = self.row_hash.get(first..first + rows)?;
@@ -148,7 +164,7 @@ impl GridLayer {
             return None;
         }
         let k = self.subspace.k();
-        let mut unit = vec![0.0; raw.len()];
+        unit.resize(raw.len(), 0.0);
         let mut nonzero = vec![false; rows];
         normalize_rows(raw, dim, &mut unit, &mut nonzero);
         Some(Sketched {
@@ -209,12 +225,23 @@ fn sketch<K: SimilarityKernel>(subspace: &Subspace, kernel: &K, raw: &[f32]) -> 
         unit.clone()
     } else {
         let k = subspace.k();
-        let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
-        let mut c = vec![0.0f64; rows * k];
-        if rows > 0 {
+        let mut coords = vec![0.0f32; rows * k];
+        // In slices of rows, so the f64 copy stays small enough to be reused, not mapped anew.
+        let mut q = Vec::new();
+        let mut c = Vec::new();
+        for (u, out) in unit
+            .chunks(SKETCH_ROWS * dim)
+            .zip(coords.chunks_mut(SKETCH_ROWS * k))
+        {
+            q.clear();
+            q.extend(u.iter().map(|&v| f64::from(v)));
+            c.resize(u.len() / dim * k, 0.0f64);
             kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
+            for (o, &v) in out.iter_mut().zip(&c) {
+                *o = v as f32;
+            }
         }
-        c.iter().map(|&v| v as f32).collect()
+        coords
     };
     let radius = coords
         .chunks_exact(subspace.k())

@@ -1,10 +1,10 @@
 //! Pass 3: class scores (Eq. 3) of test HAPs at every θ of the grid, from one product
 //! against the union.
 
+use super::canonical::cdot as dot;
 use hapscope_core::hebbian::Links;
 use hapscope_core::kernel::SimilarityKernel;
 use hapscope_core::predict::{class_scores, node_order};
-use hapscope_core::similarity::dot;
 use hapscope_core::{Error, Result};
 
 use super::{BLOCK, GridLayer, check_rows, par_map, sketch};
