@@ -4,7 +4,7 @@
 //! and `mul` + `add` (never fused) round as the scalar code does, so the bits are the same
 //! (tested against the core on every call shape in `tests`). Elsewhere, the core's code.
 
-use hapscope_core::similarity::{LANES, dot, dot4, reduce};
+use hapscope_core::similarity::{dot, dot4};
 
 /// `dot(a, b)`, bit for bit.
 #[inline]
@@ -30,7 +30,7 @@ pub(super) fn cdot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{LANES, reduce};
+    use hapscope_core::similarity::{LANES, reduce};
     use std::arch::x86_64::*;
 
     /// The first `n ≤ 4` of `dot(a, b[r])`.
