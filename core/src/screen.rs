@@ -66,12 +66,7 @@ impl Screen {
     }
 
     /// Projects unit rows (`m × dim`) into `out` (`m × k`).
-    pub(crate) fn project<K: SimilarityKernel>(
-        &self,
-        kernel: &K,
-        unit: &[f32],
-        out: &mut Vec<f32>,
-    ) {
+    pub fn project<K: SimilarityKernel>(&self, kernel: &K, unit: &[f32], out: &mut Vec<f32>) {
         let dim = self.projection.len() / self.k;
         let m = unit.len() / dim;
         out.resize(m * self.k, 0.0);
@@ -81,7 +76,7 @@ impl Screen {
     }
 
     /// Projected similarities of projected queries (`m × k`) to every node: `m × nodes`.
-    pub(crate) fn match_nodes<K: SimilarityKernel>(
+    pub fn match_nodes<K: SimilarityKernel>(
         &self,
         kernel: &K,
         projected: &[f32],
@@ -97,12 +92,12 @@ impl Screen {
 
     /// Appends the projections of one or more nodes (rows of [`Screen::project`]'s output),
     /// in creation order.
-    pub(crate) fn push_node(&mut self, projected: &[f32]) {
+    pub fn push_node(&mut self, projected: &[f32]) {
         self.nodes.extend_from_slice(projected);
     }
 
     /// The indices of the `candidates` largest values of `row`, best first.
-    pub(crate) fn best(&self, row: &[f32], out: &mut Vec<usize>) {
+    pub fn best(&self, row: &[f32], out: &mut Vec<usize>) {
         out.clear();
         for (j, &v) in row.iter().enumerate() {
             if out.len() < self.candidates {

@@ -98,6 +98,11 @@ fn grid_pass_equals_one_theta_at_a_time_with_and_without_the_screen() {
     let (train, answers) = clustered(1500, dim, 20, 9);
     let (test, _) = clustered(200, dim, 20, 10);
     same_as_one_theta_at_a_time(&train, &answers, &test, dim, &[0.4, 0.6], true, true);
+    // There the random-projection candidate screen settles most rows of the build.
+    let mut b = GridBuilder::new(dim, &[0.4, 0.6], GemmKernel::new(2), true).unwrap();
+    b.push(&train).unwrap();
+    let (_, stats) = b.finish().unwrap();
+    assert!(stats.screened > 500, "{stats:?}");
     // Short HAPs: the identity subspace; fewer rows than the subspace fit waits for.
     let (train, answers) = clustered(900, 50, 15, 12);
     let (test, _) = clustered(100, 50, 15, 13);
@@ -115,6 +120,7 @@ fn the_screen_computes_few_similarities_in_full() {
     let union = layer.union_len() as u64;
     let mut lb = GridLinkBuilder::new(&layer, 10, GemmKernel::new(2)).unwrap();
     lb.add(&train, &answers).unwrap();
+    lb.flush();
     assert!(
         stats.canonical < 3000 * union / 20,
         "{} canonical checks for {union} nodes",

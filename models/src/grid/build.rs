@@ -7,6 +7,8 @@ use hapscope_core::{Error, Result};
 
 use super::basis::fit_subspace;
 use super::{BASIS_ROWS, BLOCK, GridLayer, Sketched, check_rows, par_map, sketch};
+use crate::method::{SCREEN_CANDIDATES, SCREEN_K, SCREEN_MIN_DIM};
+use hapscope_core::screen::Screen;
 
 /// Counters of a grid build.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,6 +19,9 @@ pub struct GridStats {
     pub zero_rows: u64,
     /// Canonical similarities computed in full (per θ), the rest settled by the bounds.
     pub canonical: u64,
+    /// Rows the random-projection candidate screen settled at every θ without their full
+    /// products (only where the products are full: identity subspace, long HAPs).
+    pub screened: u64,
 }
 
 /// Builds one layer's libraries at every θ of a grid, each with the sequential semantics
@@ -32,6 +37,9 @@ pub struct GridBuilder<K> {
     stats: GridStats,
     p: Vec<f32>,
     gram: Vec<f32>,
+    /// With full products (identity subspace) and long HAPs: the random-projection screen
+    /// of `hapscope_core::screen`, which settles most non-novel rows by a few canonical dots.
+    candidates: Option<Screen>,
 }
 
 impl<K: SimilarityKernel + Sync> GridBuilder<K> {
@@ -60,6 +68,7 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
             stats: GridStats::default(),
             p: Vec::new(),
             gram: Vec::new(),
+            candidates: None,
         })
     }
 
@@ -97,6 +106,9 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
             }
         }
         let subspace = fit_subspace(&sample, dim, &self.kernel, self.screen)?;
+        if self.screen && subspace.is_identity() && dim >= SCREEN_MIN_DIM {
+            self.candidates = Some(Screen::new(dim, SCREEN_K, SCREEN_CANDIDATES, 0x4841_5053)?);
+        }
         self.layer = Some(GridLayer::new(subspace, self.thetas.clone()));
         for block in pending.chunks(BLOCK * dim) {
             self.push_block(block);
@@ -114,11 +126,45 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
         self.stats.zero_rows += sk.nonzero.iter().filter(|&&nz| !nz).count() as u64;
         let k = layer.subspace.k();
         let u0 = layer.union_len();
+        // Rows the candidate screen proves not novel at each θ (a canonical cosine ≥ θ to one
+        // of that library's best projected nodes); the others need the full products.
+        let (mut settled, mut projected) = (vec![Vec::new(); self.thetas.len()], Vec::new());
+        let mut canonical = 0u64;
+        if let Some(screen) = &self.candidates {
+            screen.project(&self.kernel, &sk.unit, &mut projected);
+            let mut psims = Vec::new();
+            screen.match_nodes(&self.kernel, &projected, &mut psims);
+            let found: Vec<(Vec<bool>, u64)> = par_map(self.thetas.len(), |t| {
+                screened_at(layer, &sk, &psims, t, self.thetas[t])
+            });
+            for (t, (s, c)) in found.into_iter().enumerate() {
+                settled[t] = s;
+                canonical += c;
+            }
+        }
+        let is_settled = |i: usize| !settled[0].is_empty() && settled.iter().all(|s| s[i]);
+        // Rows whose full products are needed, and where they are in `p`.
+        let need: Vec<usize> = (0..b)
+            .filter(|&i| sk.nonzero[i] && !is_settled(i))
+            .collect();
+        self.stats.screened += (0..b).filter(|&i| sk.nonzero[i] && is_settled(i)).count() as u64;
+        let mut at = vec![usize::MAX; b];
+        for (r, &i) in need.iter().enumerate() {
+            at[i] = r;
+        }
         // Scratch kept across blocks: fresh pages for every block cost more than the work.
         let (p, gram) = (&mut self.p, &mut self.gram);
-        p.resize(b * u0, 0.0);
-        if b > 0 && u0 > 0 {
-            self.kernel.dots(&sk.coords, &layer.coords, k, p);
+        p.resize(need.len() * u0, 0.0);
+        if !need.is_empty() && u0 > 0 {
+            if need.len() == b {
+                self.kernel.dots(&sk.coords, &layer.coords, k, p);
+            } else {
+                let mut packed = Vec::with_capacity(need.len() * k);
+                for &i in &need {
+                    packed.extend_from_slice(&sk.coords[i * k..][..k]);
+                }
+                self.kernel.dots(&packed, &layer.coords, k, p);
+            }
         }
         gram.resize(b * b, 0.0);
         if b > 0 {
@@ -128,6 +174,8 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
             layer,
             sk: &sk,
             p,
+            at: &at,
+            settled: &settled,
             gram,
         };
         let decided: Vec<(Vec<bool>, u64)> =
@@ -138,12 +186,17 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
             }
             let kc = &sk.coords[i * k..][..k];
             let u = layer.push_node(sk.unit(i), kc, sk.radius[i], first_id + i as u32);
+            if let Some(screen) = &mut self.candidates {
+                let sk_k = screen.k();
+                screen.push_node(&projected[i * sk_k..][..sk_k]);
+            }
             for (t, (novel, _)) in decided.iter().enumerate() {
                 if novel[i] {
                     layer.members[t].push(u);
                 }
             }
         }
+        self.stats.canonical += canonical;
         self.stats.canonical += decided.iter().map(|d| d.1).sum::<u64>();
     }
 
@@ -161,12 +214,56 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
     }
 }
 
+/// The rows of a block that the candidate screen proves not novel at θ: each row's best
+/// [`SCREEN_CANDIDATES`] nodes of the θ's library by projected similarity, checked
+/// canonically. Returns the flags and the number of canonical dots.
+fn screened_at(
+    layer: &GridLayer,
+    sk: &Sketched,
+    psims: &[f32],
+    t: usize,
+    theta: f32,
+) -> (Vec<bool>, u64) {
+    let u0 = layer.union_len();
+    let members = &layer.members[t];
+    let mut settled = vec![false; sk.rows];
+    let mut canonical = 0;
+    let mut best: Vec<(f32, usize)> = Vec::with_capacity(SCREEN_CANDIDATES + 1);
+    for (i, s) in settled.iter_mut().enumerate() {
+        if !sk.nonzero[i] || u0 == 0 {
+            continue;
+        }
+        let row = &psims[i * u0..][..u0];
+        best.clear();
+        for &j in members {
+            let v = row[j as usize];
+            if best.len() < SCREEN_CANDIDATES || v > best[best.len() - 1].0 {
+                let at = best.partition_point(|b| b.0 >= v);
+                best.insert(at, (v, j as usize));
+                best.truncate(SCREEN_CANDIDATES);
+            }
+        }
+        for &(_, j) in &best {
+            canonical += 1;
+            if dot(sk.unit(i), layer.vector(j)) >= theta {
+                *s = true;
+                break;
+            }
+        }
+    }
+    (settled, canonical)
+}
+
 /// One block's shared products, read by every θ's decisions.
 struct Block<'a> {
     layer: &'a GridLayer,
     sk: &'a Sketched,
-    /// Coordinates' products of the block's rows with the union (`b × union`).
+    /// Coordinates' products of the rows that need them with the union: row `i`'s are at
+    /// `at[i] × union`.
     p: &'a [f32],
+    at: &'a [usize],
+    /// Per θ, the rows the candidate screen proved not novel (empty without it).
+    settled: &'a [Vec<bool>],
     /// Coordinates' products of the block's rows with each other (`b × b`).
     gram: &'a [f32],
 }
@@ -186,11 +283,11 @@ impl Block<'_> {
         let mut cands_local: Vec<usize> = Vec::new();
         let mut canonical = 0u64;
         for i in 0..b {
-            if !sk.nonzero[i] {
+            if !sk.nonzero[i] || self.settled[t].get(i).copied().unwrap_or(false) {
                 continue;
             }
             let ri = sk.radius[i];
-            let row = &self.p[i * u0..][..u0];
+            let row = &self.p[self.at[i] * u0..][..u0];
             cands.clear();
             cands_local.clear();
             let mut hit = false;

@@ -14,7 +14,7 @@ const PAIRS_PER_TASK: usize = 512;
 
 /// Training rows gathered before their pairs are found: enough that the rows of one answer
 /// fill blocks, so that a node's vector is read once for many rows (cache reuse).
-const GROUP_ROWS: usize = 512;
+const GROUP_ROWS: usize = 2048;
 
 /// Eq. 2 for the union of a [`GridLayer`], fed the training rows again in order. Only the
 /// (row, node) pairs whose upper bound reaches [`LINK_FLOOR`] are computed (canonically);
@@ -186,17 +186,23 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
         self.pairs += pairs.len() as u64;
     }
 
-    /// (row, node) pairs computed in full so far.
+    /// (row, node) pairs computed in full so far (rows still queued for their group are
+    /// matched by [`Self::flush`]).
     pub fn pairs(&self) -> u64 {
         self.pairs
     }
 
-    /// The links of each θ's library, in θ order.
-    pub fn finish(mut self) -> Result<Vec<Links>> {
+    /// Matches the rows still queued (they wait for a full group otherwise).
+    pub fn flush(&mut self) {
         let rest = self.group_answers.len();
         if rest > 0 {
             self.match_group(rest);
         }
+    }
+
+    /// The links of each θ's library, in θ order.
+    pub fn finish(mut self) -> Result<Vec<Links>> {
+        self.flush();
         // Each node's terms in training order: the definition's sums, in its order.
         self.terms
             .sort_unstable_by_key(|&(j, i, _)| (u64::from(j) << 32) | u64::from(i));

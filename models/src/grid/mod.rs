@@ -19,7 +19,9 @@
 //! `Library::offer`), every link weight [`crate::method::LinkBuilder`]'s and every class
 //! score [`hapscope_core::predict::Predictor`]'s (tested in `tests/grid.rs`). The subspace
 //! changes only the speed. Without the screen (`screen = false`, the CLI's `--no-screen`)
-//! the subspace is the identity and every similarity comes from the full product.
+//! the subspace is the identity and every similarity comes from the full product. Where no
+//! subspace comes close to the HAPs (median radius above 0.5) the products are full too, and the build
+//! puts the random-projection candidate screen of `hapscope_core::screen` in front of them.
 
 mod basis;
 mod build;

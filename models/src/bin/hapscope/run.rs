@@ -61,6 +61,7 @@ pub fn run(inputs: &Inputs, thetas: &[f32], args: &DataArgs) -> Result<GridRun> 
         linker.add(chunk, ans)?;
         bar.inc((chunk.len() / dim) as u64);
     }
+    linker.flush();
     let link_pairs = linker.pairs();
     let links = linker.finish()?;
     bar.finish_and_clear();
