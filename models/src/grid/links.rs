@@ -203,12 +203,30 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
     /// The links of each θ's library, in θ order.
     pub fn finish(mut self) -> Result<Vec<Links>> {
         self.flush();
-        // Each node's terms in training order: the definition's sums, in its order.
-        self.terms
-            .sort_unstable_by_key(|&(j, i, _)| (u64::from(j) << 32) | u64::from(i));
-        let mut acc = HebbianAccumulator::new(self.layer.union_len(), self.classes)?;
+        // Each node's terms in training order: the definition's sums, in its order. Bucketed
+        // by node (a counting sort), then each node's few terms sorted by row.
+        let u = self.layer.union_len();
+        let mut start = vec![0usize; u + 1];
+        for &(j, _, _) in &self.terms {
+            start[j as usize + 1] += 1;
+        }
+        for j in 0..u {
+            start[j + 1] += start[j];
+        }
+        let mut next = start.clone();
+        let mut by_node = vec![(0u32, 0f32); self.terms.len()];
         for &(j, i, h) in &self.terms {
-            acc.add_term(j as usize, usize::from(self.answers[i as usize]), h)?;
+            by_node[next[j as usize]] = (i, h);
+            next[j as usize] += 1;
+        }
+        self.terms = Vec::new();
+        let mut acc = HebbianAccumulator::new(u, self.classes)?;
+        for j in 0..u {
+            let node = &mut by_node[start[j]..start[j + 1]];
+            node.sort_unstable_by_key(|t| t.0);
+            for &(i, h) in node.iter() {
+                acc.add_term(j, usize::from(self.answers[i as usize]), h)?;
+            }
         }
         let all = acc.finish();
         let c = self.classes;
