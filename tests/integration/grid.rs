@@ -103,6 +103,14 @@ fn grid_pass_equals_one_theta_at_a_time_with_and_without_the_screen() {
     b.push(&train).unwrap();
     let (_, stats) = b.finish().unwrap();
     assert!(stats.screened > 500, "{stats:?}");
+    // And the links' anchor screen (the triangle inequality through each row's anchor node)
+    // computes few of the (row, node) pairs in full where anchors are close (θ 0.8).
+    let layer = same_as_one_theta_at_a_time(&train, &answers, &test, dim, &[0.8], true, true);
+    let mut lb = GridLinkBuilder::new(&layer, 10, GemmKernel::new(2)).unwrap();
+    lb.add(&train, &answers).unwrap();
+    lb.flush();
+    let all = (train.len() / dim * layer.union_len()) as u64;
+    assert!(lb.pairs() < all / 4, "{} of {all} pairs", lb.pairs());
     // Short HAPs: the identity subspace; fewer rows than the subspace fit waits for.
     let (train, answers) = clustered(900, 50, 15, 12);
     let (test, _) = clustered(100, 50, 15, 13);

@@ -119,7 +119,7 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
     fn push_block(&mut self, raw: &[f32]) {
         let layer = self.layer.as_mut().expect("started");
         let sk = sketch(&layer.subspace, &self.kernel, raw);
-        layer.keep_sketches(raw, &sk);
+        layer.keep_sketches(raw, &sk, self.candidates.is_some());
         let b = sk.rows;
         let first_id = self.stats.rows as u32;
         self.stats.rows += b as u64;
@@ -129,17 +129,25 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
         // Rows the candidate screen proves not novel at each θ (a canonical cosine ≥ θ to one
         // of that library's best projected nodes); the others need the full products.
         let (mut settled, mut projected) = (vec![Vec::new(); self.thetas.len()], Vec::new());
+        // Each row's anchor for the links (with the candidate screen only): a node and its
+        // canonical cosine to the row — the screen's hit, the row itself, or its best node.
+        let mut anchors: Vec<Option<(u32, f32)>> = vec![None; b];
         let mut canonical = 0u64;
         if let Some(screen) = &self.candidates {
             screen.project(&self.kernel, &sk.unit, &mut projected);
             let mut psims = Vec::new();
             screen.match_nodes(&self.kernel, &projected, &mut psims);
-            let found: Vec<(Vec<bool>, u64)> = par_map(self.thetas.len(), |t| {
+            let found: Vec<Screened> = par_map(self.thetas.len(), |t| {
                 screened_at(layer, &sk, &psims, t, self.thetas[t])
             });
-            for (t, (s, c)) in found.into_iter().enumerate() {
+            for (t, (s, c, h)) in found.into_iter().enumerate() {
                 settled[t] = s;
                 canonical += c;
+                for (a, h) in anchors.iter_mut().zip(h) {
+                    if a.is_none() {
+                        *a = h;
+                    }
+                }
             }
         }
         let is_settled = |i: usize| !settled[0].is_empty() && settled.iter().all(|s| s[i]);
@@ -180,12 +188,22 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
         };
         let decided: Vec<(Vec<bool>, u64)> =
             par_map(self.thetas.len(), |t| block.novel_at(t, self.thetas[t]));
+        if self.candidates.is_some() {
+            for &i in &need {
+                if anchors[i].is_none() && u0 > 0 {
+                    let row = &p[at[i] * u0..][..u0];
+                    let best = (0..u0).fold(0, |m, j| if row[j] > row[m] { j } else { m });
+                    anchors[i] = Some((best as u32, dot(sk.unit(i), layer.vector(best))));
+                }
+            }
+        }
         for i in 0..b {
             if !decided.iter().any(|(novel, _)| novel[i]) {
                 continue;
             }
             let kc = &sk.coords[i * k..][..k];
             let u = layer.push_node(sk.unit(i), kc, sk.radius[i], first_id + i as u32);
+            anchors[i] = Some((u, dot(sk.unit(i), sk.unit(i))));
             if let Some(screen) = &mut self.candidates {
                 let sk_k = screen.k();
                 screen.push_node(&projected[i * sk_k..][..sk_k]);
@@ -194,6 +212,17 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
                 if novel[i] {
                     layer.members[t].push(u);
                 }
+            }
+        }
+        if self.candidates.is_some() {
+            for (i, anchor) in anchors.iter_mut().enumerate() {
+                // A row settled only by a node of its own block: its best node, in full.
+                if sk.nonzero[i] && anchor.is_none() {
+                    *anchor = (0..layer.union_len())
+                        .map(|j| (j as u32, dot(sk.unit(i), layer.vector(j))))
+                        .max_by(|a, b| a.1.total_cmp(&b.1));
+                }
+                layer.anchors.push(anchor.unwrap_or((u32::MAX, 0.0)));
             }
         }
         self.stats.canonical += canonical;
@@ -214,19 +243,18 @@ impl<K: SimilarityKernel + Sync> GridBuilder<K> {
     }
 }
 
+/// Per row of a block: settled by the candidate screen at one θ; the canonical dots spent;
+/// per row, the node that settled it and its canonical cosine.
+type Screened = (Vec<bool>, u64, Vec<Option<(u32, f32)>>);
+
 /// The rows of a block that the candidate screen proves not novel at θ: each row's best
 /// [`SCREEN_CANDIDATES`] nodes of the θ's library by projected similarity, checked
 /// canonically. Returns the flags and the number of canonical dots.
-fn screened_at(
-    layer: &GridLayer,
-    sk: &Sketched,
-    psims: &[f32],
-    t: usize,
-    theta: f32,
-) -> (Vec<bool>, u64) {
+fn screened_at(layer: &GridLayer, sk: &Sketched, psims: &[f32], t: usize, theta: f32) -> Screened {
     let u0 = layer.union_len();
     let members = &layer.members[t];
     let mut settled = vec![false; sk.rows];
+    let mut hits = vec![None; sk.rows];
     let mut canonical = 0;
     let mut best: Vec<(f32, usize)> = Vec::with_capacity(SCREEN_CANDIDATES + 1);
     for (i, s) in settled.iter_mut().enumerate() {
@@ -245,13 +273,15 @@ fn screened_at(
         }
         for &(_, j) in &best {
             canonical += 1;
-            if dot(sk.unit(i), layer.vector(j)) >= theta {
+            let h = dot(sk.unit(i), layer.vector(j));
+            if h >= theta {
                 *s = true;
+                hits[i] = Some((j as u32, h));
                 break;
             }
         }
     }
-    (settled, canonical)
+    (settled, canonical, hits)
 }
 
 /// One block's shared products, read by every θ's decisions.

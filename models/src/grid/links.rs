@@ -4,6 +4,7 @@
 use super::canonical::{cdot as dot, cdot4 as dot4};
 use hapscope_core::hebbian::{HebbianAccumulator, LINK_FLOOR, Links};
 use hapscope_core::kernel::SimilarityKernel;
+use hapscope_core::similarity::f32_dot_error_bound;
 use hapscope_core::{Error, Result};
 
 use super::{BLOCK, GridLayer, Sketched, check_rows, par_map, sketch};
@@ -39,6 +40,8 @@ pub struct GridLinkBuilder<'a, K> {
     pairs: u64,
     p: Vec<f32>,
     unit_buf: Vec<f32>,
+    /// The anchor screen's node neighbourhoods, made on first use.
+    neighbours: Option<Vec<Vec<(u32, f32)>>>,
 }
 
 impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
@@ -62,6 +65,7 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
             pairs: 0,
             p: Vec::new(),
             unit_buf: Vec::new(),
+            neighbours: None,
         })
     }
 
@@ -109,6 +113,7 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
         let sk = layer
             .cached_sketch(first, raw, spare)
             .unwrap_or_else(|| sketch(s, &self.kernel, raw));
+        let anchored = !layer.anchors.is_empty() && layer.same_rows(first, raw);
         // Rows by answer, in training order within an answer.
         let mut order: Vec<usize> = (0..n).filter(|&i| sk.nonzero[i]).collect();
         order.sort_by_key(|&i| answers[i]);
@@ -117,6 +122,18 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
         group.drain(..n * dim);
         self.group = group;
         if u == 0 {
+            return;
+        }
+        if anchored {
+            // Full products, but every row has an anchor: its node neighbours bound its pairs.
+            if self.neighbours.is_none() {
+                self.neighbours = Some(self.anchor_neighbours());
+            }
+            for block in order.chunks(BLOCK) {
+                let pairs = self.anchored_pairs(block, first);
+                self.add_terms(&sk, pairs, first);
+            }
+            self.unit_buf = sk.unit;
             return;
         }
         let mut coords = Vec::with_capacity(BLOCK * k);
@@ -151,11 +168,88 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
                 .map(|(j, _)| j as u32)
                 .collect()
         });
-        let mut pairs: Vec<(u32, u32)> = near
+        let pairs: Vec<(u32, u32)> = near
             .iter()
             .enumerate()
             .flat_map(|(r, js)| js.iter().map(move |&j| (j, block[r] as u32)))
             .collect();
+        self.add_terms(sk, pairs, first);
+    }
+
+    /// For each node `a`, the nodes within the angle any row anchored at `a` can reach the
+    /// floor through (`acos(floor) + ∠(row, a)`, widened by the rounding bounds), with
+    /// their (kernel) cosines to `a`.
+    fn anchor_neighbours(&self) -> Vec<Vec<(u32, f32)>> {
+        let layer = self.layer;
+        let (u, dim) = (layer.union_len(), layer.dim());
+        let canon = f64::from(f32_dot_error_bound(dim));
+        let tol = canon + f64::from(self.kernel.error_bound(dim));
+        let mut reach = vec![f64::NEG_INFINITY; u];
+        for &(a, c) in &layer.anchors {
+            if a != u32::MAX {
+                let angle = (f64::from(c) - canon).clamp(-1.0, 1.0).acos();
+                reach[a as usize] = reach[a as usize].max(angle);
+            }
+        }
+        let floor = (f64::from(LINK_FLOOR) - canon).clamp(-1.0, 1.0).acos();
+        let mut out = Vec::with_capacity(u);
+        let mut g = Vec::new();
+        for a0 in (0..u).step_by(BLOCK) {
+            let a1 = (a0 + BLOCK).min(u);
+            g.resize((a1 - a0) * u, 0.0);
+            self.kernel.dots(
+                &layer.coords[a0 * dim..a1 * dim],
+                &layer.coords,
+                dim,
+                &mut g,
+            );
+            for a in a0..a1 {
+                let row = &g[(a - a0) * u..][..u];
+                let limit = floor + reach[a] + 1e-9;
+                out.push(if reach[a].is_finite() {
+                    row.iter()
+                        .enumerate()
+                        .filter(|&(_, &x)| (f64::from(x) + tol).clamp(-1.0, 1.0).acos() <= limit)
+                        .map(|(n, &x)| (n as u32, x))
+                        .collect()
+                } else {
+                    Vec::new()
+                });
+            }
+        }
+        out
+    }
+
+    /// The (node, row) pairs of a block of anchored rows that may reach the floor: by the
+    /// triangle inequality on angles, `∠(r, n) ≥ ∠(a, n) − ∠(r, a)` for the row's anchor `a`.
+    fn anchored_pairs(&self, block: &[usize], first: usize) -> Vec<(u32, u32)> {
+        let layer = self.layer;
+        let dim = layer.dim();
+        let canon = f64::from(f32_dot_error_bound(dim));
+        let tol = canon + f64::from(self.kernel.error_bound(dim));
+        let floor = (f64::from(LINK_FLOOR) - canon).clamp(-1.0, 1.0).acos() + 1e-9;
+        let neighbours = self.neighbours.as_ref().expect("computed");
+        let mut pairs = Vec::new();
+        for &i in block {
+            let (a, c) = layer.anchors[first + i];
+            if a == u32::MAX {
+                continue;
+            }
+            let to_anchor = (f64::from(c) - canon).clamp(-1.0, 1.0).acos();
+            for &(n, x) in &neighbours[a as usize] {
+                let apart = (f64::from(x) + tol).clamp(-1.0, 1.0).acos();
+                if apart - to_anchor <= floor {
+                    pairs.push((n, i as u32));
+                }
+            }
+        }
+        pairs
+    }
+
+    /// Computes the canonical cosines of `pairs` (node, row of the group's sketch) and keeps
+    /// the terms at or above the floor.
+    fn add_terms(&mut self, sk: &Sketched, mut pairs: Vec<(u32, u32)>, first: usize) {
+        let layer = self.layer;
         pairs.sort_unstable();
         let tasks = pairs.len().div_ceil(PAIRS_PER_TASK);
         let found: Vec<Vec<(u32, u32, f32)>> = par_map(tasks, |c| {

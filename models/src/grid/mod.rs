@@ -21,7 +21,9 @@
 //! changes only the speed. Without the screen (`screen = false`, the CLI's `--no-screen`)
 //! the subspace is the identity and every similarity comes from the full product. Where no
 //! subspace comes close to the HAPs (median radius above 0.5) the products are full too, and the build
-//! puts the random-projection candidate screen of `hapscope_core::screen` in front of them.
+//! puts the random-projection candidate screen of `hapscope_core::screen` in front of them,
+//! while the links bound each row's pairs through an anchor node the build found for it (the
+//! triangle inequality on angles; `links.rs`).
 
 mod basis;
 mod build;
@@ -70,6 +72,9 @@ pub struct GridLayer {
     row_coords: Vec<f32>,
     row_radius: Vec<f32>,
     row_hash: Vec<u64>,
+    /// With full products and the candidate screen: per training row, a node and the row's
+    /// canonical cosine to it (`u32::MAX` for a zero row), for the links' anchor screen.
+    anchors: Vec<(u32, f32)>,
 }
 
 impl GridLayer {
@@ -86,6 +91,7 @@ impl GridLayer {
             row_coords: Vec::new(),
             row_radius: Vec::new(),
             row_hash: Vec::new(),
+            anchors: Vec::new(),
         }
     }
 
@@ -141,8 +147,12 @@ impl GridLayer {
     }
 
     /// Keeps the build's sketches of rows `row_hash.len()..` (they arrive in order).
-    fn keep_sketches(&mut self, raw: &[f32], sk: &Sketched) {
+    fn keep_sketches(&mut self, raw: &[f32], sk: &Sketched, anchored: bool) {
         if self.subspace.is_identity() {
+            if anchored {
+                self.row_hash
+                    .extend(raw.chunks_exact(self.dim()).map(row_hash));
+            }
             return;
         }
         self.row_coords.extend_from_slice(&sk.coords);
@@ -151,10 +161,25 @@ impl GridLayer {
             .extend(raw.chunks_exact(self.dim()).map(row_hash));
     }
 
+    /// Whether training rows `first..first + rows` are exactly those the build saw there.
+    fn same_rows(&self, first: usize, raw: &[f32]) -> bool {
+        let rows = raw.len() / self.dim();
+        self.row_hash
+            .get(first..first + rows)
+            .is_some_and(|hashes| {
+                raw.chunks_exact(self.dim())
+                    .zip(hashes)
+                    .all(|(r, &h)| row_hash(r) == h)
+            })
+    }
+
     /// The sketches of training rows `first..first + rows` if the build saw exactly these
     /// rows there (content hashes equal), so the links pass need not project them again.
     /// `unit` is storage to reuse for the unit rows (its contents are overwritten).
     fn cached_sketch(&self, first: usize, raw: &[f32], mut unit: Vec<f32>) -> Option<Sketched> {
+        if self.subspace.is_identity() {
+            return None;
+        }
         let dim = self.dim();
         let rows = raw.len() / dim;
         let hashes = self.row_hash.get(first..first + rows)?;
