@@ -98,7 +98,7 @@ impl Subspace {
             }
             for _ in 0..2 {
                 for b in basis.chunks_exact(dim) {
-                    let c: f64 = w.iter().zip(b).map(|(x, y)| x * y).sum();
+                    let c = dot_f64(&w, b);
                     for (x, y) in w.iter_mut().zip(b) {
                         *x -= c * y;
                     }
@@ -120,7 +120,7 @@ impl Subspace {
         let mut e2 = 0.0;
         for (i, bi) in basis.chunks_exact(dim).enumerate() {
             for (j, bj) in basis.chunks_exact(dim).enumerate().skip(i) {
-                let g: f64 = bi.iter().zip(bj).map(|(x, y)| x * y).sum();
+                let g = dot_f64(bi, bj);
                 let d = if i == j { g - 1.0 } else { g };
                 e2 += if i == j { d * d } else { 2.0 * d * d };
             }
@@ -251,6 +251,26 @@ impl Subspace {
         let slack = rx * ry + self.margin;
         (p - slack, p + slack)
     }
+}
+
+/// An `f64` dot product in four interleaved sums (any order will do here: the basis only
+/// has to be orthonormal to within the ε it reports; four sums keep the adder busy).
+fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut ca = a.chunks_exact(4);
+    let mut cb = b.chunks_exact(4);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Radii of several rows of coordinates (`m × k`).

@@ -4,6 +4,7 @@
 use super::canonical::{cdot as dot, cdot4 as dot4};
 use hapscope_core::hebbian::{HebbianAccumulator, LINK_FLOOR, Links};
 use hapscope_core::kernel::SimilarityKernel;
+use hapscope_core::library::normalize_rows;
 use hapscope_core::similarity::f32_dot_error_bound;
 use hapscope_core::{Error, Result};
 
@@ -109,11 +110,25 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
         self.rows += n;
         self.answers.extend(answers.iter().map(|&a| a as u8));
         // The group's unit rows reuse one buffer: a fresh one per group costs its page faults.
-        let spare = std::mem::take(&mut self.unit_buf);
-        let sk = layer
-            .cached_sketch(first, raw, spare)
-            .unwrap_or_else(|| sketch(s, &self.kernel, raw));
+        let mut spare = std::mem::take(&mut self.unit_buf);
         let anchored = !layer.anchors.is_empty() && layer.same_rows(first, raw);
+        let sk = if anchored {
+            // Anchored rows need only their unit vectors (the full products are not taken).
+            spare.resize(raw.len(), 0.0);
+            let mut nonzero = vec![false; n];
+            normalize_rows(raw, dim, &mut spare, &mut nonzero);
+            Sketched {
+                rows: n,
+                unit: spare,
+                nonzero,
+                coords: Vec::new(),
+                radius: Vec::new(),
+            }
+        } else {
+            layer
+                .cached_sketch(first, raw, spare)
+                .unwrap_or_else(|| sketch(s, &self.kernel, raw))
+        };
         // Rows by answer, in training order within an answer.
         let mut order: Vec<usize> = (0..n).filter(|&i| sk.nonzero[i]).collect();
         order.sort_by_key(|&i| answers[i]);
