@@ -219,7 +219,7 @@ impl Library {
 }
 
 /// Checks that `haps` is a whole number of rows of `dim` finite values.
-pub(crate) fn check_rows(haps: &[f32], dim: usize) -> Result<()> {
+pub fn check_rows(haps: &[f32], dim: usize) -> Result<()> {
     if haps.len() % dim != 0 {
         return Err(Error::DimMismatch {
             expected: haps.len().div_ceil(dim) * dim,

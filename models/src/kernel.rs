@@ -33,42 +33,7 @@ impl GemmKernel {
 
 impl SimilarityKernel for GemmKernel {
     fn dots(&self, q: &[f32], p: &[f32], dim: usize, out: &mut [f32]) {
-        let m = q.len() / dim;
-        let n = p.len() / dim;
-        assert!(
-            q.len() == m * dim && p.len() == n * dim && out.len() == m * n,
-            "GemmKernel::dots: shapes"
-        );
-        if m == 0 || n == 0 {
-            return;
-        }
-        let parallelism = self.parallelism();
-        // out (m×n, row-major) = Q (m×dim, row-major) · Pᵀ (dim×n: element (k, j) = p[j·dim + k]).
-        // SAFETY: the pointers and strides describe exactly the slices checked above; `out`
-        // does not alias `q` or `p` (it is a unique borrow).
-        unsafe {
-            gemm(
-                m,
-                n,
-                dim,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                q.as_ptr(),
-                1,
-                dim as isize,
-                p.as_ptr(),
-                dim as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
+        product(q, p, dim, out, [0.0, 1.0], self.parallelism());
     }
 
     fn error_bound(&self, dim: usize) -> f32 {
@@ -76,39 +41,53 @@ impl SimilarityKernel for GemmKernel {
     }
 
     fn dots_f64(&self, q: &[f64], p: &[f64], dim: usize, out: &mut [f64]) {
-        let m = q.len() / dim;
-        let n = p.len() / dim;
-        assert!(
-            q.len() == m * dim && p.len() == n * dim && out.len() == m * n,
-            "GemmKernel::dots_f64: shapes"
+        product(q, p, dim, out, [0.0, 1.0], self.parallelism());
+    }
+}
+
+/// `out` (m×n, row-major) = Q (m×dim, row-major) · Pᵀ (element (k, j) = `p[j·dim + k]`), in
+/// `f32` or `f64`; `[zero, one]` are that type's 0 and 1 (gemm's β and α).
+fn product<T: 'static + Copy>(
+    q: &[T],
+    p: &[T],
+    dim: usize,
+    out: &mut [T],
+    [zero, one]: [T; 2],
+    parallelism: Parallelism,
+) {
+    let m = q.len() / dim;
+    let n = p.len() / dim;
+    assert!(
+        q.len() == m * dim && p.len() == n * dim && out.len() == m * n,
+        "GemmKernel: shapes"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: the pointers and strides describe exactly the slices checked above; `out` does
+    // not alias `q` or `p` (it is a unique borrow).
+    unsafe {
+        gemm(
+            m,
+            n,
+            dim,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            q.as_ptr(),
+            1,
+            dim as isize,
+            p.as_ptr(),
+            dim as isize,
+            1,
+            zero,
+            one,
+            false,
+            false,
+            false,
+            parallelism,
         );
-        if m == 0 || n == 0 {
-            return;
-        }
-        // SAFETY: as in `dots`: the pointers and strides describe exactly the checked slices.
-        unsafe {
-            gemm(
-                m,
-                n,
-                dim,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                q.as_ptr(),
-                1,
-                dim as isize,
-                p.as_ptr(),
-                dim as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                self.parallelism(),
-            );
-        }
     }
 }
 

@@ -1,14 +1,19 @@
 //! Deterministic clustered HAP-like data: `protos` random directions plus noise, with a
 //! spread of noise levels so libraries grow smoothly with θ.
 
-pub fn clustered(rows: usize, dim: usize, protos: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+/// A seeded xorshift stream of values uniform in [−1, 1).
+fn uniform(seed: u64) -> impl FnMut() -> f32 {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut rnd = move || {
+    move || {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
         (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    };
+    }
+}
+
+pub fn clustered(rows: usize, dim: usize, protos: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    let mut rnd = uniform(seed);
     let centres: Vec<f32> = (0..protos * dim).map(|_| rnd()).collect();
     let mut data = Vec::with_capacity(rows * dim);
     let mut answers = Vec::with_capacity(rows);
@@ -31,13 +36,7 @@ pub fn low_rank(
     noise: f32,
     seed: u64,
 ) -> (Vec<f32>, Vec<usize>) {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut rnd = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    };
+    let mut rnd = uniform(seed);
     let dirs: Vec<f32> = (0..rank * dim).map(|_| rnd()).collect();
     let mut data = Vec::with_capacity(rows * dim);
     let mut answers = Vec::with_capacity(rows);

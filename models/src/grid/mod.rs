@@ -35,10 +35,10 @@ pub use build::{GridBuilder, GridStats};
 pub use links::GridLinkBuilder;
 pub use predict::GridPredictor;
 
+use hapscope_core::Result;
 use hapscope_core::kernel::SimilarityKernel;
-use hapscope_core::library::{Library, normalize_rows};
+use hapscope_core::library::{Library, check_rows, normalize_rows};
 use hapscope_core::subspace::Subspace;
-use hapscope_core::{Error, Result};
 
 /// Directions of the subspace screen.
 pub const SUBSPACE_K: usize = 128;
@@ -303,20 +303,6 @@ fn row_hash(row: &[f32]) -> u64 {
     h.iter().fold(row.len() as u64, |a, &x| {
         (a ^ x).wrapping_mul(K).rotate_left(31)
     })
-}
-
-/// Checks that `haps` is whole rows of `dim` finite values.
-fn check_rows(haps: &[f32], dim: usize) -> Result<()> {
-    if haps.len() % dim != 0 {
-        return Err(Error::DimMismatch {
-            expected: haps.len().div_ceil(dim) * dim,
-            got: haps.len(),
-        });
-    }
-    match haps.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(Error::NonFinite { index }),
-        None => Ok(()),
-    }
 }
 
 /// `f(0..n)`, on every core when the crate has threads (`gemm` feature).
