@@ -27,6 +27,7 @@ function show(digit, analysis) {
   renderLayers($('layers'), analysis, engine.info, exemplars, { answerCard: true });
   renderVerdict($('verdict'), $('gauge-fill'), $('gauge-mark'), analysis);
   $('attack').disabled = false;
+  $('attack-adaptive').disabled = !engine.info?.detectors;
 }
 
 const toF32 = (pixels) => (pixels instanceof Float32Array ? pixels : Float32Array.from(pixels ?? []));
@@ -38,9 +39,13 @@ const ready = (async () => {
   const info = await engine.start(backend);
   exemplars.set(info.exemplars, info.classes);
   const images = info.input[0] === 3 ? 'images' : 'digits';
-  $('calibration').textContent =
-    `Threshold ${info.threshold.toFixed(3)}, calibrated on ${info.calibration_digits.toLocaleString('en')} clean held-out ${images}: ` +
-    `${(100 * info.false_positive_rate).toFixed(1)} % of clean ${images} fall below it (false-positive rate).`;
+  const d = info.detectors;
+  $('calibration').textContent = (d
+    ? `Verdict by ${d.verdict}: threshold ${d.threshold.toFixed(2)}, set on clean held-out ${images} for a ` +
+      `${(100 * d.false_positive_rate).toFixed(0)} % false-positive rate (measured in hapscope's evaluation: REPORT.md). `
+    : '') +
+    `CPL threshold ${info.threshold.toFixed(3)}, calibrated on ${info.calibration_digits.toLocaleString('en')} clean held-out ${images}: ` +
+    `${(100 * info.false_positive_rate).toFixed(1)} % of clean ${images} fall below it.`;
   $('status').textContent = `Ready in ${(info.loadMs / 1000).toFixed(1)} s — libraries: ` +
     info.layers.map((l) => `${l.name} ${l.nodes} nodes (θ ${l.theta.toFixed(2)})`).join(', ') +
     (cifarMode ? '. Upload a photo.' : '. Draw a digit.');
@@ -60,9 +65,10 @@ window.hapscope = {
     await ready;
     return engine.run('analyze', { pixels: toF32(pixels) });
   },
-  async attack(pixels, eps, seed = 1) {
+  /** PGD-40; `adaptive` also fights the verdict's detector (see the attack playground). */
+  async attack(pixels, eps, seed = 1, adaptive = false) {
     await ready;
-    return engine.run('attack', { pixels: toF32(pixels), eps, seed });
+    return engine.run('attack', { pixels: toF32(pixels), eps, seed, adaptive });
   },
   /** Memory in use: the page's JS heap (Chromium only) and the analysing worker's wasm memory. */
   async memory() {
@@ -100,6 +106,7 @@ $('clear').onclick = () => {
   $('verdict').textContent = '–';
   $('verdict').className = 'verdict';
   $('attack').disabled = true;
+  $('attack-adaptive').disabled = true;
   // A blank pad is not a digit: say so instead of analysing nothing.
   $('input-error').textContent = 'The pad is blank: draw a digit.';
   drawImage($('preview'), blank(), inputShape());
@@ -125,28 +132,35 @@ $('upload').onchange = async (e) => {
 // ε in pixel units; CIFAR-10's are shown in 255ths, as the paper gives them.
 const epsText = (eps) => (cifarMode ? `${Math.round(eps * 255)}/255` : eps.toFixed(2));
 $('eps').oninput = () => { $('eps-out').textContent = epsText(Number($('eps').value)); };
-$('attack').onclick = async () => {
+async function runAttack(adaptive) {
   if (!current) return;
   const eps = Number($('eps').value);
-  $('attack').disabled = true;
+  const buttons = [$('attack'), $('attack-adaptive')];
+  buttons.forEach((b) => { b.disabled = true; });
   $('attack-error').textContent = '';
-  $('attack').textContent = 'Attacking…';
+  const button = adaptive ? $('attack-adaptive') : $('attack');
+  const label = button.textContent;
+  button.textContent = 'Attacking…';
   try {
-    const r = await engine.run('attack', { pixels: current.digit, eps, seed: 1 });
+    const r = await engine.run('attack', { pixels: current.digit, eps, seed: 1, adaptive });
     const a = r.analysis;
     $('attack-result').hidden = false;
     drawImage($('adv'), r.adversarial, inputShape());
-    $('adv-caption').textContent = `after PGD (ε ${epsText(eps)}): the network answers ${className(a.answer)}` +
+    const kind = r.adaptive ? `adaptive PGD (also fighting ${a.verdict_by})` : 'PGD';
+    $('adv-caption').textContent = `after ${kind}, ε ${epsText(eps)}: the network answers ${className(a.answer)}` +
       (a.answer === r.label ? ' (unchanged)' : ` (was ${className(r.label)})`);
     renderLayers($('adv-layers'), a, engine.info, exemplars, { answerCard: true });
     renderVerdict($('adv-verdict'), null, null, a);
   } catch (err) {
     $('attack-error').textContent = err.message;
   } finally {
-    $('attack').disabled = false;
-    $('attack').textContent = cifarMode ? 'Run PGD on this image' : 'Run PGD on this digit';
+    buttons.forEach((b) => { b.disabled = false; });
+    $('attack-adaptive').disabled = !engine.info?.detectors;
+    button.textContent = label;
   }
-};
+}
+$('attack').onclick = () => runAttack(false);
+$('attack-adaptive').onclick = () => runAttack(true);
 
 // --- the CIFAR-10 mode ----------------------------------------------------------------------
 function setUpCifarMode() {

@@ -39,12 +39,34 @@ export function renderLayers(list, a, info, exemplars, { answerCard }) {
   list.replaceChildren(...cards);
 }
 
+// The detectors' names as a visitor reads them.
+const DETECTOR_NAMES = {
+  'cpl-eq5': 'CPL (Eq. 5)',
+  'cpl-top20': 'CPL (top-20)',
+  knn: 'library k-NN',
+  gauss: 'layer Gaussians',
+  squeeze: 'feature squeezing',
+  fusion: 'fusion (Fisher)',
+  'fusion-min': 'fusion (any part)',
+};
+
 export function renderVerdict(text, fill, mark, a) {
   const pct = (x) => `${Math.max(0, Math.min(1, x)) * 100}%`;
   if (fill) fill.style.width = pct(a.cpl);
   if (mark) mark.style.left = pct(a.threshold);
   text.className = `verdict ${a.verdict}`;
-  text.textContent = a.verdict === 'consistent'
-    ? `CPL ${a.cpl.toFixed(3)}: the layers agree — consistent`
-    : `CPL ${a.cpl.toFixed(3)}: the layers disagree — suspicious (below ${a.threshold.toFixed(3)})`;
+  const cpl = a.cpl_verdict === 'consistent'
+    ? `CPL ${a.cpl.toFixed(3)}: the layers agree`
+    : `CPL ${a.cpl.toFixed(3)}: the layers disagree (below ${a.threshold.toFixed(3)})`;
+  const by = a.detectors?.find((d) => d.name === a.verdict_by);
+  if (!by) {
+    text.textContent = a.verdict === 'consistent' ? `${cpl} — consistent` : `${cpl} — suspicious`;
+    return;
+  }
+  // The verdict's detector first; CPL beside it, as the paper's measure.
+  const name = DETECTOR_NAMES[by.name] ?? by.name;
+  const head = a.verdict === 'consistent'
+    ? `Looks typical: ${name} ${by.score.toFixed(2)} ≤ ${by.threshold.toFixed(2)} (p = ${by.p_value.toFixed(3)})`
+    : `Suspicious: ${name} ${by.score.toFixed(2)} > ${by.threshold.toFixed(2)} (p = ${by.p_value.toFixed(3)})`;
+  text.textContent = `${head} · ${cpl} — ${a.cpl_verdict}`;
 }

@@ -45,7 +45,10 @@ async function load({ backend, model: which = 'model' }) {
   } catch (e) {
     throw new Error(`${dir}/manifest.json: not JSON or not readable (${e.message})`);
   }
-  const files = [manifest.weights?.name, manifest.exemplars?.name, ...(manifest.layers ?? []).map((l) => l.file?.name)];
+  // The detectors' file (Gaussians) rides along last when the bundle has one.
+  const detectorsFile = manifest.detectors?.file?.name;
+  const files = [manifest.weights?.name, manifest.exemplars?.name, ...(manifest.layers ?? []).map((l) => l.file?.name),
+    ...(manifest.detectors ? [detectorsFile] : [])];
   if (files.some((f) => typeof f !== 'string' || f.includes('/'))) {
     throw new Error(`${dir}/manifest.json: file names missing or invalid`);
   }
@@ -53,12 +56,14 @@ async function load({ backend, model: which = 'model' }) {
   // (started now, so they initialise during the download); ResNet44's libraries store theirs.
   const lenet = (manifest.network ?? 'lenet') === 'lenet';
   const helpers = lenet ? spawnHelpers(mod) : [];
-  const [weights, exemplars, ...libraries] = await Promise.all(files.map(fetchBytes));
+  const [weights, exemplars, ...rest] = await Promise.all(files.map(fetchBytes));
+  const detectors = manifest.detectors ? rest.pop() : undefined;
+  const libraries = rest;
   const t1 = performance.now();
   // The helpers take the network, input shape and taps from the manifest, as the loader does.
   const haps = lenet ? await shareHaps([await manifestBytes, weights, exemplars], manifest.exemplar_ids.length, helpers) : undefined;
   const th = performance.now();
-  model = await Hapscope.load(await manifestBytes, weights, exemplars, libraries, backend, haps);
+  model = await Hapscope.load(await manifestBytes, weights, exemplars, libraries, backend, haps, detectors);
   const info = model.info();
   input = info.input;
   const t2 = performance.now();
@@ -162,7 +167,7 @@ const ops = {
   init: async ({ module }) => { await init({ module_or_path: module }); return true; },
   haps: ({ files, start, end }) => exemplarHaps(...files, start, end),
   analyze: ({ pixels }) => model.analyze(pixels),
-  attack: ({ pixels, eps, seed }) => model.attack(pixels, eps, seed ?? 1),
+  attack: ({ pixels, eps, seed, adaptive }) => model.attack(pixels, eps, seed ?? 1, Boolean(adaptive)),
   analyzeInk: async ({ ink, width, height }) => {
     const digit = preprocess(ink, width, height);
     return { digit, analysis: await model.analyze(digit) };

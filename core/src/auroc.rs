@@ -50,6 +50,37 @@ pub fn auroc(positives: &[f64], negatives: &[f64]) -> Result<f64> {
     Ok((rank_sum - np * (np + 1.0) / 2.0) / (np * nn))
 }
 
+/// The ROC curve of `positives` over `negatives` (both non-empty, no NaN): `(FPR, TPR)`
+/// points from `(0, 0)` to `(1, 1)`, one per distinct score, flagging scores `≥` it.
+/// The trapezoid area under these points equals [`auroc`].
+pub fn roc_points(positives: &[f64], negatives: &[f64]) -> Result<Vec<(f64, f64)>> {
+    auroc(positives, negatives)?;
+    let mut all: Vec<(f64, bool)> = positives
+        .iter()
+        .map(|&s| (s, true))
+        .chain(negatives.iter().map(|&s| (s, false)))
+        .collect();
+    all.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal));
+    let (np, nn) = (positives.len() as f64, negatives.len() as f64);
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut out = alloc::vec![(0.0, 0.0)];
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j < all.len() && all[j].0 == all[i].0 {
+            if all[j].1 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            j += 1;
+        }
+        out.push((fp as f64 / nn, tp as f64 / np));
+        i = j;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +92,19 @@ mod tests {
         assert_eq!(auroc(&[1.0], &[1.0]).unwrap(), 0.5);
         // pairs: (2>1) 1, (2=2) .5, (3>1) 1, (3>2) 1 → 3.5/4
         assert_eq!(auroc(&[2.0, 3.0], &[1.0, 2.0]).unwrap(), 0.875);
+    }
+
+    #[test]
+    fn the_roc_curve_encloses_the_auroc() {
+        let (p, n) = ([2.0, 3.0, 5.0, 1.0], [1.0, 2.0, 0.5]);
+        let pts = roc_points(&p, &n).unwrap();
+        assert_eq!(pts.first(), Some(&(0.0, 0.0)));
+        assert_eq!(pts.last(), Some(&(1.0, 1.0)));
+        let area: f64 = pts
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+            .sum();
+        assert!((area - auroc(&p, &n).unwrap()).abs() < 1e-12);
     }
 
     #[test]

@@ -10,7 +10,12 @@
 //! - [`predict`]: per-layer prediction of the answer (Eq. 3), top-k.
 //! - [`confusion`]: the confusion index (Eq. 4, the code's and the printed definition).
 //! - [`cpl`]: consistency of predictions across layers (Eq. 5 and the code's variant).
-//! - [`auroc`]: the Mann–Whitney AUROC, to score CPL as a detector.
+//! - [`auroc`]: the Mann–Whitney AUROC, to score CPL as a detector; [`bootstrap`]: its
+//!   confidence interval.
+//! - Detectors beyond CPL, fitted and calibrated on clean inputs only: [`conformity`]
+//!   (library k-NN, Deep k-NN's idea on the libraries), [`gaussian`] (class-conditional
+//!   Gaussian, Mahalanobis, with [`cholesky`]), and [`calibrate`] (empirical p-values,
+//!   Fisher's fusion, thresholds at a false-positive rate).
 //! - [`artifact`]: a versioned, checksummed binary format for built libraries.
 //! - [`similarity`] and [`kernel`]: the canonical cosine and the seam for faster kernels;
 //!   [`screen`]: an exact shortcut that makes large builds several times cheaper.
@@ -40,10 +45,15 @@ extern crate std;
 
 pub mod artifact;
 pub mod auroc;
+pub mod bootstrap;
+pub mod calibrate;
 pub mod checksum;
+pub mod cholesky;
+pub mod conformity;
 pub mod confusion;
 pub mod cpl;
 mod error;
+pub mod gaussian;
 pub mod hebbian;
 pub mod kernel;
 pub mod library;

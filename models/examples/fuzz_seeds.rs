@@ -227,6 +227,7 @@ fn bundle_seed(dir: &Path) {
             digits: 10,
         },
         holdout_every: 10,
+        detectors: None,
     };
     let mut seed = serde_json::to_vec(&manifest).unwrap();
     seed.push(0);

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod detector;
 pub mod digit;
 pub mod experiment;
 pub mod grid;

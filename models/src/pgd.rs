@@ -109,6 +109,20 @@ pub fn pgd(
     }
 }
 
+/// PGD in pixel space on any objective: like [`try_pgd`], but each step ascends
+/// `objective(pixels)` — a scalar (`[1]`) on the autodiff `device` — instead of the
+/// cross-entropy. The adaptive attacks use it: the network's loss minus λ times a
+/// detector's differentiable score. `x` lives on the plain device; so does the result, and
+/// `objective` receives `x`'s autodiff counterpart.
+pub fn try_pgd_objective(
+    objective: &dyn Fn(Tensor<4>) -> Tensor<1>,
+    x: Tensor<4>,
+    cfg: &PgdConfig,
+) -> Result<Tensor<4>, PgdError> {
+    check_eps(cfg.eps)?;
+    Ok(ascend(objective, x, cfg))
+}
+
 fn attack(
     forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
     x: Tensor<4>,
@@ -134,6 +148,16 @@ fn attack(
         None => x,
         Some((scale, shift)) => (x - shift.clone()) / scale.clone(),
     };
+    let y = y.autodiff();
+    let objective = |za: Tensor<4>| ce.forward(forward(to_pixels(za, &on_ad)), y.clone());
+    to_pixels(ascend(&objective, z0, cfg), &on_plain)
+}
+
+/// The PGD iteration on the attacked variable `z` (in [0, 1], plain device): a random start
+/// in the ε-ball, then `steps` signed-gradient steps on `objective`, each projected back
+/// into the ball around `z0` and the unit box.
+fn ascend(objective: &dyn Fn(Tensor<4>) -> Tensor<1>, z0: Tensor<4>, cfg: &PgdConfig) -> Tensor<4> {
+    let plain = z0.device();
     let mut z = z0.clone();
     if cfg.rand_init {
         plain.seed(cfg.seed);
@@ -141,16 +165,14 @@ fn attack(
         z = (z + Tensor::random(z0.shape(), Distribution::Uniform(-eps, eps), &plain))
             .clamp(0.0, 1.0);
     }
-    let y = y.autodiff();
     for _ in 0..cfg.steps {
         let za = z.clone().autodiff().require_grad();
-        let loss = ce.forward(forward(to_pixels(za.clone(), &on_ad)), y.clone());
-        let grads = loss.backward();
+        let grads = objective(za.clone()).backward();
         let g = za.grad(&grads).expect("the input requires a gradient");
         let stepped = z + g.sign() * cfg.step_size;
         z = (z0.clone() + (stepped - z0.clone()).clamp(-cfg.eps, cfg.eps)).clamp(0.0, 1.0);
     }
-    to_pixels(z, &on_plain)
+    z
 }
 
 #[cfg(test)]

@@ -65,34 +65,55 @@ export async function fidelity(page, inputs, want) {
     const out = [];
     for (const px of inputs) {
       const a = await window.hapscope.analyze(Float32Array.from(px));
-      out.push({ answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl, verdict: a.verdict, backend: a.backend });
+      out.push({
+        answer: a.answer, top1: a.layers.map((l) => l.top3[0][0]), cpl: a.cpl, verdict: a.verdict,
+        cplVerdict: a.cpl_verdict, scores: (a.detectors ?? []).map((d) => d.score), backend: a.backend,
+      });
     }
     return out;
   }, inputs);
   let same = 0;
   let sameVerdict = 0;
   let maxCpl = 0;
+  // Detector scores, relative to max(1, |native|) as page::golden::SCORE_TOLERANCE reads.
+  let maxScore = 0;
+  let sameScoreCount = 0;
   const mismatches = [];
   got.forEach((g, i) => {
-    const top = g.answer === want[i].answer && g.top1.every((t, l) => t === want[i].top1[l]);
+    const w = want[i];
+    const top = g.answer === w.answer && g.top1.every((t, l) => t === w.top1[l]);
     if (top) same++;
-    if (g.verdict === want[i].verdict) sameVerdict++;
-    maxCpl = Math.max(maxCpl, Math.abs(g.cpl - want[i].cpl));
-    if (!top || g.verdict !== want[i].verdict) mismatches.push({ id: want[i].id, got: g, want: want[i] });
+    const verdicts = g.verdict === w.verdict && (w.cpl_verdict === undefined || g.cplVerdict === w.cpl_verdict);
+    if (verdicts) sameVerdict++;
+    maxCpl = Math.max(maxCpl, Math.abs(g.cpl - w.cpl));
+    const ws = w.detectors ?? [];
+    if (g.scores.length === ws.length) sameScoreCount++;
+    ws.forEach((x, k) => { maxScore = Math.max(maxScore, Math.abs(g.scores[k] - x) / Math.max(1, Math.abs(x))); });
+    if (!top || !verdicts) mismatches.push({ id: w.id, got: g, want: w });
   });
-  return { count: got.length, same, sameVerdict, maxCpl, backends: got.map((g) => g.backend), mismatches: mismatches.slice(0, 3) };
+  return {
+    count: got.length, same, sameVerdict, maxCpl, maxScore, sameScoreCount,
+    backends: got.map((g) => g.backend), mismatches: mismatches.slice(0, 3),
+  };
 }
 
 /**
  * Asserts a `fidelity` result: every image gives the native answer, every layer's top-1 and
- * the same verdict, and CPL within the golden file's stated tolerance (`cpl_tolerance`, i.e.
- * `page::golden::CPL_TOLERANCE`).
+ * the same verdicts (the detector's and CPL's), CPL within the golden file's stated tolerance
+ * (`cpl_tolerance`, i.e. `page::golden::CPL_TOLERANCE`) and, given `scoreTolerance` (the
+ * golden file's `score_tolerance`), every detector's score within it.
  */
-export function assertFidelity(r, tolerance, what) {
+export function assertFidelity(r, tolerance, what, scoreTolerance) {
   const detail = JSON.stringify(r.mismatches);
   if (r.same !== r.count) throw new Error(`${what}: ${r.same}/${r.count} agree on the answer and every top-1: ${detail}`);
-  if (r.sameVerdict !== r.count) throw new Error(`${what}: ${r.sameVerdict}/${r.count} verdicts agree: ${detail}`);
+  if (r.sameVerdict !== r.count) throw new Error(`${what}: ${r.sameVerdict}/${r.count} verdicts (the detector's and CPL's) agree: ${detail}`);
   if (!(tolerance > 0) || !(r.maxCpl <= tolerance)) throw new Error(`${what}: max |ΔCPL| ${r.maxCpl} exceeds the tolerance ${tolerance}`);
+  if (scoreTolerance !== undefined) {
+    if (r.sameScoreCount !== r.count) throw new Error(`${what}: ${r.count - r.sameScoreCount} analyses lack the native detectors' scores`);
+    if (!(scoreTolerance > 0) || !(r.maxScore <= scoreTolerance)) {
+      throw new Error(`${what}: max relative |Δscore| ${r.maxScore} exceeds the tolerance ${scoreTolerance}`);
+    }
+  }
 }
 
 /**

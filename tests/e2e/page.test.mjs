@@ -67,9 +67,26 @@ await check('draw, predictions per layer, attack, screenshot (CPU)', async () =>
   await page.locator('#eps').fill('0.3');
   await page.locator('#attack').click();
   await page.locator('#attack-result').waitFor({ state: 'visible', timeout: 60_000 });
-  assert.match(await page.locator('#adv-caption').textContent(), /after PGD \(ε 0\.30\): the network answers \d/);
+  assert.match(await page.locator('#adv-caption').textContent(), /after PGD, ε 0\.30: the network answers \d/);
   assert.equal(await page.locator('#adv-layers li').count(), 5);
+  // Both verdicts after the attack: the detector's and CPL's.
+  assert.match(await page.locator('#adv-verdict').textContent(), /(Looks typical|Suspicious): .* · CPL \d\.\d{3}/);
   await page.screenshot({ path: `${OUT}/attack.png`, fullPage: true });
+  // The adaptive attack, which also fights the verdict's detector.
+  await page.locator('#attack-adaptive').click();
+  await page.locator('#adv-caption').filter({ hasText: 'adaptive PGD' }).waitFor({ timeout: 120_000 });
+  assert.match(await page.locator('#adv-caption').textContent(), /after adaptive PGD \(also fighting [a-z0-9-]+\), ε 0\.30: the network answers \d/);
+  const detail = await page.evaluate(async () => {
+    const px = new Float32Array(784);
+    for (let r = 8; r < 20; r++) px[r * 28 + 14] = 1;
+    const a = await window.hapscope.analyze(px);
+    const adv = await window.hapscope.attack(px, 0.2, 1, true);
+    return { names: a.detectors.map((d) => d.name), by: a.verdict_by, adaptive: adv.adaptive, flagged: typeof adv.analysis.detectors[0].flagged };
+  });
+  assert.deepEqual(detail.names, ['cpl-eq5', 'cpl-top20', 'knn', 'gauss', 'squeeze', 'fusion', 'fusion-min']);
+  assert.ok(detail.names.includes(detail.by));
+  assert.equal(detail.adaptive, true);
+  assert.equal(detail.flagged, 'boolean');
   // A blank canvas: Clear leaves no stale prediction; a single dot still gets an answer.
   await page.locator('#clear').click();
   assert.equal(await page.locator('#layers li').count(), 0);
@@ -183,9 +200,10 @@ for (const backend of ['cpu', 'webgpu']) {
     const inputs = golden.digits.map((g) => digits[g.id]);
     const r = await fidelity(page, inputs, golden.digits);
     r.backends.forEach((b) => assert.equal(b, backend));
-    console.log(`     ${backend}: ${r.same}/${r.count} digits agree with native on the answer and every layer's top-1, ${r.sameVerdict}/${r.count} on the verdict, max |ΔCPL| ${r.maxCpl.toExponential(2)} (tolerance ${golden.cpl_tolerance})`);
+    console.log(`     ${backend}: ${r.same}/${r.count} digits agree with native on the answer and every layer's top-1, ${r.sameVerdict}/${r.count} on both verdicts (${golden.verdict_by}, CPL), max |ΔCPL| ${r.maxCpl.toExponential(2)} (tolerance ${golden.cpl_tolerance}), max relative |Δscore| ${r.maxScore.toExponential(2)} over ${golden.digits[0].detectors.length} detectors (tolerance ${golden.score_tolerance})`);
     assert.equal(r.count, 200);
-    assertFidelity(r, golden.cpl_tolerance, backend);
+    assert.ok(golden.digits.every((g) => g.detectors.length === 7), 'the golden file carries every detector');
+    assertFidelity(r, golden.cpl_tolerance, backend, golden.score_tolerance);
     await page.close();
   });
 }
@@ -279,7 +297,7 @@ if (cifarBuilt()) {
     assert.equal(await page.locator('#layers li[data-layer="CL3"] canvas.thumb').count(), 3);
     await page.locator('#attack').click();
     await page.locator('#attack-result').waitFor({ state: 'visible', timeout: 120_000 });
-    assert.match(await page.locator('#adv-caption').textContent(), /after PGD \(ε 8\/255\): the network answers [a-z]+/);
+    assert.match(await page.locator('#adv-caption').textContent(), /after PGD, ε 8\/255: the network answers [a-z]+/);
     await page.screenshot({ path: `${OUT}/cifar.png`, fullPage: true });
     const bad = await page.evaluate(() => window.hapscope.analyze(new Float32Array(784)).then(() => 'resolved', (e) => e.message));
     assert.match(bad, /3072 values \(3 × 32 × 32, channel-major\), got 784/);
@@ -296,7 +314,7 @@ if (cifarBuilt()) {
       const r = await fidelity(page, inputs, want);
       console.log(`     CIFAR-10 ${backend}: ${r.same}/${r.count} images agree with native on the answer and every layer's top-1, ${r.sameVerdict}/${r.count} on the verdict, max |ΔCPL| ${r.maxCpl.toExponential(2)} (tolerance ${goldenCifar.cpl_tolerance})`);
       assert.equal(r.count, count);
-      assertFidelity(r, goldenCifar.cpl_tolerance, `CIFAR-10 ${backend}`);
+      assertFidelity(r, goldenCifar.cpl_tolerance, `CIFAR-10 ${backend}`, goldenCifar.score_tolerance);
       await page.close();
     });
   }

@@ -4,12 +4,15 @@
 use std::rc::Rc;
 
 use burn::prelude::*;
+use hapscope_models::detector::squeeze::{squeeze_scores, squeezed_tensor};
+use hapscope_models::detector::surrogate::{Surrogate, Target};
+use hapscope_models::detector::{Detector, LayerParts, LayerView};
 use hapscope_models::experiment::HostTaps;
 use hapscope_models::network::Network;
 use hapscope_models::page::build::exemplar_taps;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
-use hapscope_models::page::model::{Analysis, LayerAnalysis, PageModel};
-use hapscope_models::pgd::{PgdConfig, PgdSpace, check_eps, pgd};
+use hapscope_models::page::model::{Analysis, DetectorReading, LayerAnalysis, PageModel};
+use hapscope_models::pgd::{PgdConfig, PgdSpace, check_eps, pgd, try_pgd_objective};
 use hapscope_models::taps::answers_from_logits;
 use js_sys::{Array, Float32Array, Uint8Array};
 use serde::Serialize;
@@ -26,6 +29,9 @@ struct State {
     net: Network,
     net_ad: Network,
     model: PageModel,
+    /// The detectors' differentiable terms on the autodiff device (the adaptive attack);
+    /// `None` for a bundle without detectors.
+    surrogate: Option<Surrogate>,
     /// `[channels, height, width]` of an input.
     input: [usize; 3],
     /// The tapped layers, as the bundle lists them.
@@ -40,8 +46,14 @@ struct AnalysisOut<'a> {
     answer: usize,
     backend: &'static str,
     cpl: f64,
+    /// The verdict of `verdict_by`.
     verdict: &'static str,
+    verdict_by: &'static str,
+    /// CPL's own verdict and threshold.
+    cpl_verdict: &'static str,
     threshold: f64,
+    /// Every detector's score, threshold, p-value and flag.
+    detectors: &'a [DetectorReading],
     layers: &'a [LayerAnalysis],
     /// Milliseconds spent in the forward pass (with the reads) and in the libraries.
     ms: Timings,
@@ -78,6 +90,19 @@ struct LayerInfo<'a> {
     dim: usize,
 }
 
+/// The detectors' facts for the page.
+#[derive(Serialize)]
+struct DetectorsInfo {
+    /// The detector behind the verdict.
+    verdict: &'static str,
+    /// Its threshold at the target false-positive rate.
+    threshold: f64,
+    /// The target false-positive rate (clean calibration images).
+    false_positive_rate: f64,
+    /// Every detector's name, in reading order.
+    names: Vec<&'static str>,
+}
+
 /// What `info` returns.
 #[derive(Serialize)]
 struct Info<'a> {
@@ -91,6 +116,7 @@ struct Info<'a> {
     false_positive_rate: f64,
     calibration_digits: usize,
     top_a: usize,
+    detectors: Option<DetectorsInfo>,
 }
 
 fn js_err(e: impl std::fmt::Display) -> JsValue {
@@ -140,12 +166,13 @@ async fn read(t: Tensor<2>) -> Result<Vec<f32>, JsValue> {
 }
 
 impl State {
-    /// Forward pass of one image with the bundle's taps, read back to the host.
-    async fn taps(&self, px: &[f32]) -> Result<HostTaps, JsValue> {
+    /// Forward pass of one image with the bundle's taps, read back to the host; with the
+    /// logits, and feature squeezing's score when the bundle has detectors (NaN otherwise).
+    async fn taps(&self, px: &[f32]) -> Result<(HostTaps, f64), JsValue> {
         let [c, h, w] = self.input;
         let x = Tensor::<4>::from_data(TensorData::new(px.to_vec(), [1, c, h, w]), &self.device);
         let layers: Vec<&str> = self.layers.iter().map(String::as_str).collect();
-        let taps = self.net.forward_layers(x, &layers);
+        let taps = self.net.forward_layers(x.clone(), &layers);
         let mut layers = Vec::with_capacity(taps.layers.len());
         for (name, t) in taps.layers {
             let [_, dim] = t.dims();
@@ -153,16 +180,30 @@ impl State {
         }
         // The network's answer from its logits, by the same function as natively.
         let [_, classes] = taps.logits.dims();
-        let answers = answers_from_logits(&read(taps.logits).await?, classes);
-        Ok(HostTaps { layers, answers })
+        let logits = read(taps.logits).await?;
+        let answers = answers_from_logits(&logits, classes);
+        let squeeze = match &self.model.detectors {
+            Some(d) => {
+                // Both squeezed copies in one forward pass, squeezed on the device.
+                let both = Tensor::cat(squeezed_tensor(x, d.squeeze_bits).to_vec(), 0);
+                let out = read(self.net.forward(both)).await?;
+                let copies: Vec<Vec<f32>> = out.chunks(classes).map(<[f32]>::to_vec).collect();
+                squeeze_scores(&logits, &copies, classes)[0]
+            }
+            None => f64::NAN,
+        };
+        Ok((HostTaps { layers, answers }, squeeze))
     }
 
     async fn analysis(&self, px: &[f32]) -> Result<(Analysis, Timings), JsValue> {
         let t0 = now();
-        let t = self.taps(px).await?;
+        let (t, squeeze) = self.taps(px).await?;
         let t1 = now();
         let haps: Vec<&[f32]> = t.layers.iter().map(|(_, _, v)| v.as_slice()).collect();
-        let a = self.model.analyze(&haps, t.answers[0]).map_err(js_err)?;
+        let a = self
+            .model
+            .analyze(&haps, t.answers[0], squeeze)
+            .map_err(js_err)?;
         let ms = Timings {
             forward: t1 - t0,
             libraries: now() - t1,
@@ -176,7 +217,10 @@ impl State {
             backend: self.kind.name(),
             cpl: a.cpl,
             verdict: a.verdict,
+            verdict_by: a.verdict_by,
+            cpl_verdict: a.cpl_verdict,
             threshold: self.model.calibration.threshold,
+            detectors: &a.detectors,
             layers: &a.layers,
             ms: *ms,
         }
@@ -251,6 +295,8 @@ impl Hapscope {
     /// with a message naming the file at fault when any is truncated or corrupted.
     /// `haps`, when given, holds every exemplar's HAPs per layer (as [`exemplar_haps`]
     /// returns them, concatenated in row order) so several workers can share the work.
+    /// `detectors` is the bundle's detectors file (`manifest.detectors.file`), required when
+    /// the manifest lists one.
     pub async fn load(
         manifest: Vec<u8>,
         weights: Vec<u8>,
@@ -258,8 +304,11 @@ impl Hapscope {
         libraries: Array,
         backend: String,
         haps: Option<Array>,
+        detectors: Option<Vec<u8>>,
     ) -> Result<Hapscope, JsValue> {
-        let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?;
+        let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?
+            .with_detectors(detectors)
+            .map_err(js_err)?;
         let m = &bundle.manifest;
         let layers: Vec<&str> = m.layers.iter().map(|l| l.name.as_str()).collect();
         let load = |d: &Device| Network::from_bytes(&m.network, &bundle.weights, d).map_err(js_err);
@@ -285,6 +334,24 @@ impl Hapscope {
         };
         let ad = device.clone().autodiff();
         let net_ad = load(&ad)?.freeze();
+        let surrogate = model.detectors.as_ref().and_then(|d| {
+            let views: Vec<LayerView<'_>> = model
+                .layers
+                .iter()
+                .zip(&d.layers)
+                .map(|(l, p)| LayerView {
+                    library: &l.library,
+                    links: &l.links,
+                    detector: Some(LayerParts {
+                        node_classes: &p.node_classes,
+                        features: p.features,
+                        gaussian: &p.gaussian,
+                    }),
+                })
+                .collect();
+            let taps: Vec<usize> = (0..views.len()).collect();
+            Surrogate::from_views(&taps, &views, m.classes.len(), d.squeeze_bits, &ad)
+        });
         Ok(Hapscope(Rc::new(State {
             kind,
             fallback,
@@ -293,6 +360,7 @@ impl Hapscope {
             net,
             net_ad,
             model,
+            surrogate,
             input: m.input,
             layers: layers.iter().map(|l| l.to_string()).collect(),
             network: m.network.clone(),
@@ -331,6 +399,12 @@ impl Hapscope {
             false_positive_rate: c.false_positive_rate,
             calibration_digits: c.digits,
             top_a: s.model.top_a,
+            detectors: s.model.detectors.as_ref().map(|d| DetectorsInfo {
+                verdict: d.verdict.name(),
+                threshold: d.threshold(d.verdict),
+                false_positive_rate: d.false_positive_rate,
+                names: Detector::ALL.iter().map(|x| x.name()).collect(),
+            }),
         })
     }
 
@@ -347,30 +421,58 @@ impl Hapscope {
     }
 
     /// PGD-40 (ε in pixel units, step 0.01, random start) against the network's current
-    /// answer; resolves to `{adversarial: Float32Array, label, analysis}`.
-    pub fn attack(&self, pixels: Vec<f32>, eps: f32, seed: u32) -> js_sys::Promise {
+    /// answer; resolves to `{adversarial: Float32Array, label, adaptive, analysis}`. With
+    /// `adaptive`, the attack also fights the verdict's detector: it ascends Carlini &
+    /// Wagner's margin plus the detector's differentiable terms
+    /// (`hapscope_models::detector::surrogate`, λ = 1), as `hapscope detect` does.
+    pub fn attack(
+        &self,
+        pixels: Vec<f32>,
+        eps: f32,
+        seed: u32,
+        adaptive: Option<bool>,
+    ) -> js_sys::Promise {
         let s = self.0.clone();
         future_to_promise(async move {
             check_pixels(&pixels, s.input)?;
             check_eps(eps).map_err(js_err)?;
+            let adaptive = adaptive.unwrap_or(false);
+            if adaptive && s.surrogate.is_none() {
+                return Err(js_err(
+                    "the adaptive attack needs a bundle with detectors (this one has CPL only)",
+                ));
+            }
             // The attack moves the digit away from the network's current answer.
-            let label = s.taps(&pixels).await?.answers[0];
+            let label = s.taps(&pixels).await?.0.answers[0];
             let [c, h, w] = s.input;
             let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, c, h, w]), &s.device);
             let y =
                 Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &s.device);
             let cfg = PgdConfig::new(eps).with_seed(u64::from(seed));
             let net_ad = &s.net_ad;
-            let adv = pgd(&|p| net_ad.forward(p), x, y, &cfg, &PgdSpace::Pixel, &s.ad);
+            let adv = match (&s.surrogate, &s.model.detectors) {
+                (Some(sur), Some(d)) if adaptive => {
+                    let layers: Vec<&str> = s.layers.iter().map(String::as_str).collect();
+                    let forward = |p: Tensor<4>| net_ad.forward_layers(p, &layers);
+                    let y = y.autodiff();
+                    let target = Target::against(d.verdict);
+                    let objective =
+                        |p: Tensor<4>| sur.objective(&forward, p, y.clone(), target, 1.0);
+                    try_pgd_objective(&objective, x, &cfg).map_err(js_err)?
+                }
+                _ => pgd(&|p| net_ad.forward(p), x, y, &cfg, &PgdSpace::Pixel, &s.ad),
+            };
             let adv = read(adv.reshape([1, c * h * w])).await?;
             let after = s.analysis(&adv).await?;
             #[derive(Serialize)]
             struct AttackOut<'a> {
                 label: usize,
+                adaptive: bool,
                 analysis: AnalysisOut<'a>,
             }
             let out = to_js(&AttackOut {
                 label,
+                adaptive,
                 analysis: s.out(&after),
             })?;
             js_sys::Reflect::set(

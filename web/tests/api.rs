@@ -4,11 +4,16 @@
 
 use burn::prelude::*;
 use hapscope_core::artifact::LibraryArtifact;
+use hapscope_core::calibrate::Calibration as CleanScores;
+use hapscope_core::gaussian::ClassGaussian;
 use hapscope_core::hebbian::Links;
 use hapscope_core::library::Library;
+use hapscope_models::detector::{Components, Detector, FeatureMap};
 use hapscope_models::experiment::to_host;
+use hapscope_models::nets::lenet::{LENET_TAP_CHANNELS, LENET_TAP_DIMS};
 use hapscope_models::network::LENET;
 use hapscope_models::page::bundle::file_ref;
+use hapscope_models::page::detectors::{PageDetectorLayer, PageDetectors};
 use hapscope_models::page::manifest::{
     Calibration, LayerRef, MANIFEST_FORMAT, Manifest, digit_classes,
 };
@@ -82,19 +87,72 @@ fn bundle() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
             digits: 100,
         },
         holdout_every: 10,
+        detectors: None,
     };
     (serde_json::to_vec(&manifest).unwrap(), ex, files)
 }
 
-async fn load(backend: &str, libs: &[Vec<u8>]) -> Result<Hapscope, String> {
-    let (manifest, ex, _) = bundle();
+/// The detectors for [`bundle`]'s layers (four nodes each; every node of class 1): identity
+/// Gaussians on the features (channel means of the convolutions), calibrations of a few
+/// made-up clean scores — enough to run every detector and the adaptive attack.
+fn detectors(manifest: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut m: Manifest = serde_json::from_slice(manifest).unwrap();
+    let layers: Vec<PageDetectorLayer> = LENET_TAP_DIMS
+        .iter()
+        .zip(LENET_TAP_CHANNELS)
+        .map(|(&dim, ch)| {
+            let features = FeatureMap::for_tap(dim, ch);
+            let d = features.len(dim);
+            let mut factor = vec![0.0; d * d];
+            (0..d).for_each(|i| factor[i * d + i] = 1.0);
+            PageDetectorLayer {
+                node_classes: vec![1; 4],
+                features,
+                gaussian: ClassGaussian::from_parts(d, 10, factor, vec![0.0; 10 * d], 0.5).unwrap(),
+            }
+        })
+        .collect();
+    let scores: Vec<f64> = (0..20).map(f64::from).collect();
+    let d = PageDetectors {
+        layers,
+        components: Components::from_sorted(&vec![scores.clone(); 4], &vec![scores.clone(); 4])
+            .unwrap(),
+        statistics: (0..7).map(|_| CleanScores::new(&scores).unwrap()).collect(),
+        verdict: Detector::FusionMin,
+        false_positive_rate: 0.05,
+        squeeze_bits: 1,
+    };
+    let (dm, bytes) = d.to_manifest();
+    m.detectors = Some(dm);
+    (serde_json::to_vec(&m).unwrap(), bytes)
+}
+
+async fn load_with(
+    backend: &str,
+    libs: &[Vec<u8>],
+    manifest: Vec<u8>,
+    detectors: Option<Vec<u8>>,
+) -> Result<Hapscope, String> {
+    let (_, ex, _) = bundle();
     let arr = Array::new();
     for l in libs {
         arr.push(&Uint8Array::from(l.as_slice()));
     }
-    Hapscope::load(manifest, WEIGHTS.to_vec(), ex, arr, backend.into(), None)
-        .await
-        .map_err(|e| js_sys::Error::from(e).message().into())
+    Hapscope::load(
+        manifest,
+        WEIGHTS.to_vec(),
+        ex,
+        arr,
+        backend.into(),
+        None,
+        detectors,
+    )
+    .await
+    .map_err(|e| js_sys::Error::from(e).message().into())
+}
+
+async fn load(backend: &str, libs: &[Vec<u8>]) -> Result<Hapscope, String> {
+    load_with(backend, libs, bundle().0, None).await
 }
 
 fn get(v: &JsValue, path: &[&str]) -> JsValue {
@@ -146,7 +204,9 @@ async fn analyze_and_attack_agree_across_backends() {
             assert!(s > 0.9999, "layer {l}: {s}");
         }
         results.push(summary(&a));
-        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1)).await.unwrap();
+        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1, None))
+            .await
+            .unwrap();
         let adv: Vec<f32> = js_sys::Float32Array::from(get(&r, &["adversarial"])).to_vec();
         assert_eq!(adv.len(), 784);
         assert!(
@@ -162,6 +222,74 @@ async fn analyze_and_attack_agree_across_backends() {
     let (cpu, gpu) = (&results[0], &results[1]);
     assert_eq!((cpu.0, &cpu.1), (gpu.0, &gpu.1));
     assert!((cpu.2 - gpu.2).abs() < 1e-4, "CPL {} vs {}", cpu.2, gpu.2);
+}
+
+#[wasm_bindgen_test]
+async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
+    let (manifest, ex, libs) = bundle();
+    let (with, file) = detectors(&manifest);
+    let px: Vec<f32> = ex[..784].iter().map(|&b| f32::from(b) / 255.0).collect();
+    let mut scores = Vec::new();
+    for backend in ["cpu", "webgpu"] {
+        let h = load_with(backend, &libs, with.clone(), Some(file.clone()))
+            .await
+            .unwrap();
+        let a = JsFuture::from(h.analyze(px.clone())).await.unwrap();
+        assert_eq!(get(&a, &["verdict_by"]).as_string().unwrap(), "fusion-min");
+        let names: Vec<String> = (0..7)
+            .map(|k| {
+                get(&a, &["detectors", &k.to_string(), "name"])
+                    .as_string()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(names[6], "fusion-min");
+        scores.push(
+            (0..7)
+                .map(|k| {
+                    get(&a, &["detectors", &k.to_string(), "score"])
+                        .as_f64()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>(),
+        );
+        // The adaptive attack: in the ε-ball, and says it was adaptive.
+        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1, Some(true)))
+            .await
+            .unwrap();
+        assert_eq!(get(&r, &["adaptive"]).as_bool(), Some(true));
+        let adv: Vec<f32> = js_sys::Float32Array::from(get(&r, &["adversarial"])).to_vec();
+        assert!(
+            adv.iter()
+                .zip(&px)
+                .all(|(a, b)| (a - b).abs() <= 0.1 + 1e-6)
+        );
+    }
+    for (c, g) in scores[0].iter().zip(&scores[1]) {
+        assert!(
+            (c - g).abs() <= 1e-3 * c.abs().max(1.0),
+            "CPU {c} vs WebGPU {g}"
+        );
+    }
+    // A bundle that lists detectors needs their file, and a wrong file is named.
+    let e = load_with("cpu", &libs, with.clone(), None)
+        .await
+        .err()
+        .unwrap();
+    assert!(e.contains("detectors.f32") && e.contains("missing"), "{e}");
+    let mut bad = file.clone();
+    bad[3] ^= 1;
+    let e = load_with("cpu", &libs, with, Some(bad))
+        .await
+        .err()
+        .unwrap();
+    assert!(e.contains("detectors.f32"), "{e}");
+    // Without detectors the adaptive attack is refused with a reason.
+    let h = load("cpu", &libs).await.unwrap();
+    let e = JsFuture::from(h.attack(px, 0.1, 1, Some(true)))
+        .await
+        .unwrap_err();
+    assert!(String::from(js_sys::Error::from(e).message()).contains("detectors"));
 }
 
 #[wasm_bindgen_test]

@@ -10,6 +10,7 @@
 //! all held at once.
 
 pub mod detect;
+pub mod detection;
 pub mod fit;
 pub mod plan;
 pub mod report;

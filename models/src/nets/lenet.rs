@@ -22,6 +22,8 @@ pub const MNIST_STD: f32 = 0.3081;
 pub const LENET_TAPS: [&str; 4] = ["CN1", "CN2", "FC1", "FC2"];
 /// The taps' HAP lengths: 20×24×24, 50×8×8, 500, 10.
 pub const LENET_TAP_DIMS: [usize; 4] = [11_520, 3_200, 500, 10];
+/// The taps' channels (feature maps of the convolutions; 1 for a fully connected tap).
+pub const LENET_TAP_CHANNELS: [usize; 4] = [20, 50, 1, 1];
 
 /// The MNIST LeNet.
 #[derive(Module, Debug)]

@@ -24,6 +24,8 @@ pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// The tap names, input to output.
 pub const RESNET_TAPS: [&str; 5] = ["CN1", "CL1", "CL2", "CL3", "FC"];
+/// The taps' channels (16×32×32, 16×32×32, 32×16×16, 64×8×8; 1 for the fully connected FC).
+pub const RESNET_TAP_CHANNELS: [usize; 5] = [16, 16, 32, 64, 1];
 /// CIFAR-10's class names, by label.
 pub const CIFAR_CLASSES: [&str; 10] = [
     "airplane",

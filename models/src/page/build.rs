@@ -13,10 +13,18 @@ use hapscope_core::artifact::LibraryArtifact;
 use hapscope_core::kernel::SimilarityKernel;
 use hapscope_core::library::Library;
 
+use hapscope_core::conformity::node_classes;
+use hapscope_core::gaussian::ClassGaussian;
+
 use super::bundle::{Bundle, BundleError, file_ref};
+use super::detectors::{
+    DetectorLayer, PageDetectorLayer, PageDetectors, decode_gaussians, encode_gaussians,
+};
 use super::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
 use super::model::{PageModel, calibrate, exemplar_pixels, layer_err};
 use crate::data::images::LabelledImages;
+use crate::detector::squeeze::{squeeze_scores, squeezed};
+use crate::detector::{Components, Detector, FeatureMap, RawScores, Statistics, Thresholds};
 use crate::experiment::{HostTaps, to_host};
 use crate::method::{GridLibraries, GridLinks};
 use crate::network::Network;
@@ -48,8 +56,15 @@ pub struct PageOptions {
     /// Every `holdout_every`-th image of the set is held out (recorded in the manifest;
     /// 0 when the calibration images are a separate set).
     pub holdout_every: usize,
-    /// Target false-positive rate of the verdict on clean held-out images.
+    /// Target false-positive rate of the verdicts (CPL's and the detectors') on clean
+    /// held-out images.
     pub false_positive_rate: f64,
+    /// Channels per layer (1 = fully connected), for the Gaussians' features.
+    pub channels: Vec<usize>,
+    /// The detector the verdict uses.
+    pub verdict: Detector,
+    /// Feature squeezing's bit depth.
+    pub squeeze_bits: u32,
     /// Where the images came from, in words (goes into the manifest).
     pub source: String,
 }
@@ -107,7 +122,11 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<(Bundle, BuildReport), BundleError> {
     let (images, train) = (data.train, data.train_rows);
-    if train.is_empty() || opts.layers.len() != opts.thetas.len() || opts.layers.len() < 2 {
+    if train.is_empty()
+        || opts.layers.len() != opts.thetas.len()
+        || opts.layers.len() != opts.channels.len()
+        || opts.layers.len() < 2
+    {
         return Err(BundleError::BuildOptions);
     }
     let layers: Vec<&str> = opts.layers.iter().map(String::as_str).collect();
@@ -134,17 +153,27 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
         );
     }
     let grid_layers = builder.finish().map_err(stage_err("library"))?;
-    // Pass 2: links from every training image, with the network's answers.
+    // Pass 2: links from every training image, with the network's answers; the
+    // Gaussians' features.
     let classes = opts.classes.len();
     let mut linker =
         GridLinks::new(&grid_layers, classes, kernel.clone()).map_err(stage_err("links"))?;
+    let maps: Vec<FeatureMap> = dims
+        .iter()
+        .zip(&opts.channels)
+        .map(|(&d, &c)| FeatureMap::for_tap(d, c))
+        .collect();
+    let mut features: Vec<Vec<f32>> = vec![Vec::new(); layers.len()];
+    let mut train_answers = Vec::with_capacity(train.len());
     for (b, rows) in train.chunks(BATCH).enumerate() {
         let taps = forward_rows(net, images, rows, &layers, device);
-        for (l, (_, _, values)) in taps.layers.iter().enumerate() {
+        for (l, (_, dim, values)) in taps.layers.iter().enumerate() {
             linker
                 .add(l, values, &taps.answers)
                 .map_err(stage_err("links"))?;
+            maps[l].apply(values, *dim, &mut features[l]);
         }
+        train_answers.extend(taps.answers);
         progress(
             "links",
             (b * BATCH + rows.len()).min(train.len()),
@@ -211,22 +240,71 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
             digits: 0,
         },
         holdout_every: opts.holdout_every,
+        detectors: None,
     };
     let mut bundle = Bundle {
         manifest,
         weights,
         exemplars,
         libraries: artifacts,
+        detectors: None,
     };
-    // Calibration, on the model as the page will assemble it.
-    let model = page_model(net, &bundle, device)?;
+    // The detectors: node classes (the network's answers on the nodes' source images) and
+    // Gaussians, stored as the page reads them (f32), calibrated below.
+    let mut detector_layers = Vec::with_capacity(layers.len());
+    let mut gaussians_f64 = Vec::with_capacity(layers.len());
+    for (l, lib) in libraries.iter().enumerate() {
+        let gaussian =
+            ClassGaussian::fit(&features[l], maps[l].len(dims[l]), &train_answers, classes)
+                .map_err(stage_err("gaussian"))?;
+        detector_layers.push(DetectorLayer {
+            features: maps[l],
+            feature_dim: gaussian.dim(),
+            shrinkage: gaussian.shrinkage(),
+            node_classes: node_classes(lib.source_ids(), &train_answers)
+                .map_err(stage_err("gaussian"))?,
+        });
+        features[l] = Vec::new();
+        gaussians_f64.push(gaussian);
+    }
+    // Calibration, on the model as the page will assemble it: first with placeholder
+    // calibrations (only raw evidence is read), then for real.
     let held = data.calibration_rows;
-    let mut cpls = Vec::with_capacity(held.len());
+    let mut model = page_model(net, &bundle, device)?;
+    let refs: Vec<&ClassGaussian> = gaussians_f64.iter().collect();
+    let bytes = encode_gaussians(&refs);
+    let stored = decode_gaussians(&detector_layers, classes, &bytes)?;
+    model.detectors = Some(PageDetectors {
+        layers: detector_layers
+            .iter()
+            .zip(stored)
+            .map(|(l, gaussian)| PageDetectorLayer {
+                node_classes: l.node_classes.clone(),
+                features: l.features,
+                gaussian,
+            })
+            .collect(),
+        components: Components::from_sorted(&vec![vec![0.0]; layers.len()], &vec![vec![0.0]; 4])
+            .map_err(stage_err("calibration"))?,
+        statistics: Vec::new(),
+        verdict: opts.verdict,
+        false_positive_rate: opts.false_positive_rate,
+        squeeze_bits: opts.squeeze_bits,
+    });
+    let mut raw = Vec::with_capacity(held.len());
     let mut agree = vec![0usize; layers.len()];
     for (b, rows) in held.chunks(BATCH).enumerate() {
-        for a in analyze_rows(&model, net, data.calibration, rows, &layers, device)? {
-            cpls.push(a.cpl);
-            for (n, l) in agree.iter_mut().zip(&a.layers) {
+        for (a, r) in evidence_rows(
+            &model,
+            net,
+            data.calibration,
+            rows,
+            &layers,
+            opts.squeeze_bits,
+            device,
+        )? {
+            raw.push(r);
+            for (n, l) in agree.iter_mut().zip(&a) {
                 *n += usize::from(l.agrees);
             }
         }
@@ -236,6 +314,24 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
             held.len(),
         );
     }
+    // Held-out images alternate: set A (p-values), set B (thresholds); CPL's own threshold
+    // uses them all, as before.
+    let set_a: Vec<RawScores> = raw.iter().step_by(2).cloned().collect();
+    let set_b: Vec<RawScores> = raw.iter().skip(1).step_by(2).cloned().collect();
+    let components = Components::new(&set_a).map_err(stage_err("calibration"))?;
+    let stats: Vec<Statistics> = set_b
+        .iter()
+        .map(|r| components.statistics(r))
+        .collect::<hapscope_core::Result<_>>()
+        .map_err(stage_err("calibration"))?;
+    let thresholds = Thresholds::new(&stats).map_err(stage_err("calibration"))?;
+    let mut detectors = model.detectors.take().expect("set above");
+    detectors.components = components;
+    detectors.statistics = thresholds.calibrations;
+    let (dm, bytes) = detectors.to_manifest();
+    bundle.manifest.detectors = Some(dm);
+    bundle.detectors = Some(bytes);
+    let cpls: Vec<f64> = raw.iter().map(|r| r.cpl_eq5).collect();
     let (threshold, fpr) = calibrate(&cpls, opts.false_positive_rate);
     bundle.manifest.calibration = Calibration {
         variant: "eq5".into(),
@@ -246,7 +342,7 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
     let report = BuildReport {
         agreement: agree
             .iter()
-            .map(|&n| n as f64 / cpls.len().max(1) as f64)
+            .map(|&n| n as f64 / raw.len().max(1) as f64)
             .collect(),
     };
     Ok((bundle, report))
@@ -359,7 +455,69 @@ pub fn page_model(
     PageModel::from_exemplar_haps(bundle, &exemplar_haps(net, bundle, device))
 }
 
-/// Native analyses of images `rows`.
+/// Feature squeezing's score of images `rows` ([`squeeze_scores`] on the network's logits
+/// for each image and its squeezed copies).
+pub fn squeeze_rows(
+    net: &Network,
+    images: &LabelledImages,
+    rows: &[usize],
+    bits: u32,
+    device: &Device,
+) -> Vec<f64> {
+    let (x, _) = images.batch(rows, device);
+    let [n, c, h, w] = x.dims();
+    let px: Vec<f32> = x
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32");
+    let logits = |t: Tensor<4>| -> Vec<f32> {
+        net.forward(t)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32")
+    };
+    let plain = logits(x);
+    let copies: Vec<Vec<f32>> = squeezed(&px, h, w, bits)
+        .into_iter()
+        .map(|p| {
+            logits(Tensor::<4>::from_data(
+                TensorData::new(p, [n, c, h, w]),
+                device,
+            ))
+        })
+        .collect();
+    squeeze_scores(&plain, &copies, plain.len() / n.max(1))
+}
+
+/// Native per-layer views and raw detector evidence of images `rows`.
+pub fn evidence_rows(
+    model: &PageModel,
+    net: &Network,
+    images: &LabelledImages,
+    rows: &[usize],
+    layers: &[&str],
+    bits: u32,
+    device: &Device,
+) -> Result<Vec<(Vec<super::model::LayerAnalysis>, RawScores)>, BundleError> {
+    let taps = forward_rows(net, images, rows, layers, device);
+    let squeeze = squeeze_rows(net, images, rows, bits, device);
+    (0..rows.len())
+        .map(|i| {
+            let haps: Vec<&[f32]> = taps
+                .layers
+                .iter()
+                .map(|(_, dim, v)| &v[i * dim..][..*dim])
+                .collect();
+            model.evidence(&haps, taps.answers[i], squeeze[i])
+        })
+        .collect()
+}
+
+/// Native analyses of images `rows`, feature squeezing at the bundle's bit depth (none, and
+/// so no squeezing evidence, in a bundle without detectors).
 pub fn analyze_rows(
     model: &PageModel,
     net: &Network,
@@ -369,6 +527,10 @@ pub fn analyze_rows(
     device: &Device,
 ) -> Result<Vec<super::model::Analysis>, BundleError> {
     let taps = forward_rows(net, images, rows, layers, device);
+    let squeeze = match &model.detectors {
+        Some(d) => squeeze_rows(net, images, rows, d.squeeze_bits, device),
+        None => vec![f64::NAN; rows.len()],
+    };
     (0..rows.len())
         .map(|i| {
             let haps: Vec<&[f32]> = taps
@@ -376,7 +538,7 @@ pub fn analyze_rows(
                 .iter()
                 .map(|(_, dim, v)| &v[i * dim..][..*dim])
                 .collect();
-            model.analyze(&haps, taps.answers[i])
+            model.analyze(&haps, taps.answers[i], squeeze[i])
         })
         .collect()
 }

@@ -50,6 +50,9 @@ pub enum BundleError {
         /// The core's error.
         error: hapscope_core::Error,
     },
+    /// The detectors' part of the bundle is inconsistent.
+    #[error("detectors: {0}")]
+    Detectors(String),
     /// A library artifact without node vectors where they were expected.
     #[error("layer {layer}: no vectors")]
     NoVectors {
@@ -237,6 +240,8 @@ pub struct Bundle {
     pub exemplars: Vec<u8>,
     /// One library per layer, in `manifest.layers` order.
     pub libraries: Vec<LibraryArtifact>,
+    /// The detectors' file (`manifest.detectors`), checked against the manifest.
+    pub detectors: Option<Vec<u8>>,
 }
 
 /// A `FileRef` for `bytes` called `name`.
@@ -369,7 +374,32 @@ impl Bundle {
             weights,
             exemplars,
             libraries: decoded,
+            detectors: None,
         })
+    }
+
+    /// Adds the detectors' file: required (and checked) when the manifest lists detectors,
+    /// refused when it does not.
+    pub fn with_detectors(mut self, bytes: Option<Vec<u8>>) -> Result<Self, BundleError> {
+        match (&self.manifest.detectors, bytes) {
+            (Some(d), Some(bytes)) => {
+                check_file(&d.file, &bytes)?;
+                self.detectors = Some(bytes);
+            }
+            (Some(d), None) => {
+                return Err(BundleError::Detectors(format!(
+                    "{} is missing",
+                    d.file.name
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(BundleError::Detectors(
+                    "a detectors file for a manifest without detectors".into(),
+                ));
+            }
+            (None, None) => {}
+        }
+        Ok(self)
     }
 
     /// Reads and checks a bundle from a directory.
@@ -386,7 +416,11 @@ impl Bundle {
             .iter()
             .map(|l| read(&l.file.name))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::assemble(manifest, weights, exemplars, libraries)
+        let detectors = match &manifest.detectors {
+            Some(d) => Some(read(&d.file.name)?),
+            None => None,
+        };
+        Self::assemble(manifest, weights, exemplars, libraries)?.with_detectors(detectors)
     }
 
     /// Writes the bundle's files and manifest into `dir` (created if needed).
@@ -397,6 +431,9 @@ impl Bundle {
         std::fs::write(dir.join(&m.exemplars.name), &self.exemplars)?;
         for (layer, lib) in m.layers.iter().zip(&self.libraries) {
             std::fs::write(dir.join(&layer.file.name), lib.encode())?;
+        }
+        if let (Some(d), Some(bytes)) = (&m.detectors, &self.detectors) {
+            std::fs::write(dir.join(&d.file.name), bytes)?;
         }
         let json = serde_json::to_string_pretty(m).map_err(std::io::Error::other)?;
         std::fs::write(dir.join(MANIFEST_NAME), json + "\n")
@@ -477,6 +514,7 @@ pub(crate) mod tests {
                 digits: 0,
             },
             holdout_every: 10,
+            detectors: None,
         };
         (manifest, weights, exemplars, libraries)
     }

@@ -23,6 +23,11 @@ use super::bundle::{Bundle, sha256_hex};
 /// (page, CPU) and 2.6·10⁻⁵ (native on another CPU before links were made canonical).
 pub const CPL_TOLERANCE: f64 = 1e-4;
 
+/// How far a detector's score may differ between the native golden value and another run,
+/// relative to `max(1, |score|)`: the Gaussian distances inherit the forward pass's last
+/// bits, and the fusions read them through empirical p-values.
+pub const SCORE_TOLERANCE: f64 = 1e-3;
+
 /// One library, as the golden file identifies it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldenLayer {
@@ -51,6 +56,12 @@ pub struct GoldenImage {
     pub cpl: f64,
     /// `"consistent"` or `"suspicious"`.
     pub verdict: String,
+    /// CPL's own verdict.
+    #[serde(default)]
+    pub cpl_verdict: String,
+    /// Every detector's score, in `Detector::ALL` order (empty without detectors).
+    #[serde(default)]
+    pub detectors: Vec<f64>,
 }
 
 /// A golden file.
@@ -66,6 +77,12 @@ pub struct Golden {
     pub threshold: f64,
     /// [`CPL_TOLERANCE`], for the browser tests to read.
     pub cpl_tolerance: f64,
+    /// [`SCORE_TOLERANCE`], for the browser tests to read.
+    #[serde(default)]
+    pub score_tolerance: f64,
+    /// The detector behind the verdict.
+    #[serde(default)]
+    pub verdict_by: String,
     /// The analysed images.
     pub digits: Vec<GoldenImage>,
 }
@@ -98,6 +115,12 @@ impl Golden {
     /// within [`CPL_TOLERANCE`]. The error lists the first few differences.
     pub fn check(&self, other: &Golden) -> Result<(), String> {
         let mut diffs = Vec::new();
+        if self.verdict_by != other.verdict_by {
+            diffs.push(format!(
+                "verdict by {} vs {}",
+                self.verdict_by, other.verdict_by
+            ));
+        }
         if self.weights_sha256 != other.weights_sha256 {
             diffs.push("the weights differ".to_string());
         }
@@ -126,7 +149,13 @@ impl Golden {
                 && a.answer == b.answer
                 && a.top1 == b.top1
                 && a.verdict == b.verdict
-                && (a.cpl - b.cpl).abs() <= CPL_TOLERANCE;
+                && a.cpl_verdict == b.cpl_verdict
+                && (a.cpl - b.cpl).abs() <= CPL_TOLERANCE
+                && a.detectors.len() == b.detectors.len()
+                && a.detectors
+                    .iter()
+                    .zip(&b.detectors)
+                    .all(|(x, y)| (x - y).abs() <= SCORE_TOLERANCE * x.abs().max(1.0));
             if !same {
                 diffs.push(format!("image {}: {a:?} vs {b:?}", a.id));
             }
@@ -157,6 +186,8 @@ mod tests {
             }],
             threshold: 0.8,
             cpl_tolerance: CPL_TOLERANCE,
+            score_tolerance: SCORE_TOLERANCE,
+            verdict_by: "fusion-min".into(),
             digits: vec![GoldenImage {
                 id: 9,
                 label: 4,
@@ -164,6 +195,8 @@ mod tests {
                 top1: vec![4, 9],
                 cpl: 0.9,
                 verdict: "consistent".into(),
+                cpl_verdict: "consistent".into(),
+                detectors: vec![100.0, 0.5],
             }],
         }
     }
@@ -186,5 +219,14 @@ mod tests {
         let mut e = a.clone();
         e.digits[0].top1[1] = 7;
         assert!(a.check(&e).is_err());
+        // Scores: relative to max(1, |score|).
+        let mut f = a.clone();
+        f.digits[0].detectors = vec![100.0 + 50.0 * SCORE_TOLERANCE, 0.5 + SCORE_TOLERANCE / 2.0];
+        assert_eq!(a.check(&f), Ok(()));
+        f.digits[0].detectors[1] += SCORE_TOLERANCE;
+        assert!(a.check(&f).is_err());
+        let mut g = a.clone();
+        g.digits[0].cpl_verdict = "suspicious".into();
+        assert!(a.check(&g).is_err());
     }
 }

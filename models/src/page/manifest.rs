@@ -83,6 +83,9 @@ pub struct Manifest {
     /// The digits set aside for calibration and fidelity tests: every `holdout_every`-th
     /// digit of the set (source ids `k · holdout_every − 1`).
     pub holdout_every: usize,
+    /// The detectors beyond CPL (absent in bundles built before them: CPL decides alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectors: Option<super::detectors::DetectorsManifest>,
 }
 
 fn lenet() -> String {

@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod bundle;
+pub mod detectors;
 pub mod golden;
 pub mod manifest;
 pub mod membership;

@@ -2,15 +2,18 @@
 //! cast them, CPL (Eq. 5) and the verdict. Native runs and the wasm page call this same code;
 //! only the forward pass that produces the HAPs differs by device.
 
-use hapscope_core::cpl::{CplVariant, cpl};
 use hapscope_core::hebbian::Links;
 use hapscope_core::kernel::PlainKernel;
 use hapscope_core::library::{Library, normalize_rows};
-use hapscope_core::predict::{Predictor, top_k};
+use hapscope_core::predict::top_k;
 use serde::Serialize;
 
 use super::bundle::{Bundle, BundleError};
+use super::detectors::PageDetectors;
 use super::manifest::Calibration;
+use crate::detector::{
+    Detector, LayerEvidence, LayerParts, LayerView, RawScores, layer_evidence, raw_scores,
+};
 
 /// One layer's library network: nodes (unit HAPs of exemplar digits) and links.
 #[derive(Debug, Clone)]
@@ -40,6 +43,21 @@ pub struct LayerAnalysis {
     pub scores: Vec<f32>,
 }
 
+/// One detector's reading of an input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DetectorReading {
+    /// [`Detector::name`].
+    pub name: &'static str,
+    /// Its statistic (higher = more anomalous).
+    pub score: f64,
+    /// The threshold at the verdict's false-positive rate (clean calibration set B).
+    pub threshold: f64,
+    /// The share of clean calibration images scoring at least as high.
+    pub p_value: f64,
+    /// Whether the score is above the threshold.
+    pub flagged: bool,
+}
+
 /// The whole analysis of one input.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Analysis {
@@ -47,8 +65,16 @@ pub struct Analysis {
     pub answer: usize,
     /// CPL (Eq. 5) across the layers.
     pub cpl: f64,
-    /// `"consistent"` or `"suspicious"` (CPL below the calibrated threshold).
+    /// `"consistent"` or `"suspicious"`: the verdict of `verdict_by`.
     pub verdict: &'static str,
+    /// The detector that gives the verdict ([`Detector::name`]; `cpl-eq5` in a bundle
+    /// without detectors).
+    pub verdict_by: &'static str,
+    /// CPL's own verdict (below its calibrated threshold: `"suspicious"`), the paper's
+    /// measure beside the verdict.
+    pub cpl_verdict: &'static str,
+    /// Every detector's reading (empty in a bundle without detectors).
+    pub detectors: Vec<DetectorReading>,
     /// Per layer, input to output.
     pub layers: Vec<LayerAnalysis>,
 }
@@ -60,8 +86,10 @@ pub struct PageModel {
     pub layers: Vec<PageLayer>,
     /// Top-a nodes per prediction.
     pub top_a: usize,
-    /// The verdict's threshold.
+    /// The CPL verdict's threshold.
     pub calibration: Calibration,
+    /// The detectors beyond CPL, when the bundle has them.
+    pub detectors: Option<PageDetectors>,
 }
 
 /// Exemplar rows `rows` of `exemplars` (`per` bytes each: 784 for a digit) as pixels in
@@ -88,7 +116,7 @@ impl PageModel {
     /// `haps` may then be empty.
     pub fn from_exemplar_haps(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Self, BundleError> {
         if bundle.stores_vectors() {
-            let layers = bundle
+            let layers: Vec<PageLayer> = bundle
                 .libraries
                 .iter()
                 .map(|a| {
@@ -105,10 +133,12 @@ impl PageModel {
                     })
                 })
                 .collect::<Result<_, BundleError>>()?;
+            let detectors = detectors_of(bundle, &layers)?;
             return Ok(PageModel {
                 layers,
                 top_a: bundle.manifest.top_a,
                 calibration: bundle.manifest.calibration.clone(),
+                detectors,
             });
         }
         let n = bundle.manifest.exemplar_ids.len();
@@ -156,10 +186,12 @@ impl PageModel {
                 links: a.links.clone(),
             });
         }
+        let detectors = detectors_of(bundle, &layers)?;
         Ok(PageModel {
             layers,
             top_a: bundle.manifest.top_a,
             calibration: bundle.manifest.calibration.clone(),
+            detectors,
         })
     }
 
@@ -168,9 +200,58 @@ impl PageModel {
         self.layers.iter().map(|l| l.library.dim()).collect()
     }
 
-    /// Analyzes one input from its per-layer HAPs (`haps[l]` of the layer's length) and the
-    /// network's answer.
-    pub fn analyze(&self, haps: &[&[f32]], answer: usize) -> Result<Analysis, BundleError> {
+    /// Analyzes one input from its per-layer HAPs (`haps[l]` of the layer's length), the
+    /// network's answer and feature squeezing's score (NaN when not measured: no evidence).
+    pub fn analyze(
+        &self,
+        haps: &[&[f32]],
+        answer: usize,
+        squeeze: f64,
+    ) -> Result<Analysis, BundleError> {
+        let (layers, raw) = self.evidence(haps, answer, squeeze)?;
+        let word = |flagged: bool| if flagged { "suspicious" } else { "consistent" };
+        let cpl_verdict = word(raw.cpl_eq5 < self.calibration.threshold);
+        let (detectors, verdict_by, verdict) = match &self.detectors {
+            None => (Vec::new(), Detector::CplEq5.name(), cpl_verdict),
+            Some(d) => {
+                let stats = d.components.statistics(&raw).map_err(BundleError::Cpl)?;
+                let readings: Vec<DetectorReading> = Detector::ALL
+                    .iter()
+                    .map(|&det| {
+                        let score = stats[det.index()];
+                        let threshold = d.threshold(det);
+                        DetectorReading {
+                            name: det.name(),
+                            score,
+                            threshold,
+                            p_value: d.statistics[det.index()].p_value(score),
+                            flagged: score > threshold,
+                        }
+                    })
+                    .collect();
+                let v = word(readings[d.verdict.index()].flagged);
+                (readings, d.verdict.name(), v)
+            }
+        };
+        Ok(Analysis {
+            answer,
+            cpl: raw.cpl_eq5,
+            verdict,
+            verdict_by,
+            cpl_verdict,
+            detectors,
+            layers,
+        })
+    }
+
+    /// Each layer's view of an input and its raw detector evidence ([`RawScores`]; the
+    /// k-NN and Gaussian parts are 0 and NaN without detectors).
+    pub fn evidence(
+        &self,
+        haps: &[&[f32]],
+        answer: usize,
+        squeeze: f64,
+    ) -> Result<(Vec<LayerAnalysis>, RawScores), BundleError> {
         if haps.len() != self.layers.len() {
             return Err(BundleError::LayerCount {
                 got: haps.len(),
@@ -178,17 +259,33 @@ impl PageModel {
             });
         }
         let mut layers = Vec::with_capacity(haps.len());
-        for (layer, hap) in self.layers.iter().zip(haps) {
-            let p = Predictor::new(&layer.library, &layer.links, self.top_a)
-                .map_err(layer_err(&layer.name))?;
-            let e = p
-                .explain(hap, &PlainKernel)
-                .map_err(layer_err(&layer.name))?;
+        let mut evidence = Vec::with_capacity(haps.len());
+        for (l, (layer, hap)) in self.layers.iter().zip(haps).enumerate() {
+            let view = LayerView {
+                library: &layer.library,
+                links: &layer.links,
+                detector: self.detectors.as_ref().map(|d| {
+                    let p = &d.layers[l];
+                    LayerParts {
+                        node_classes: &p.node_classes,
+                        features: p.features,
+                        gaussian: &p.gaussian,
+                    }
+                }),
+            };
+            let e = layer_evidence(view, self.top_a, hap, &[answer], &PlainKernel)
+                .map_err(layer_err(&layer.name))?
+                .pop()
+                .expect("one row");
             let top3: Vec<(usize, f32)> = top_k(&e.scores, 3)
                 .into_iter()
                 .map(|c| (c, e.scores[c]))
                 .collect();
-            let nodes = if e.nonzero { e.nodes } else { Vec::new() };
+            let nodes = if e.nonzero {
+                &e.nodes[..self.top_a.min(e.nodes.len())]
+            } else {
+                &[]
+            };
             layers.push(LayerAnalysis {
                 name: layer.name.clone(),
                 agrees: top3.first().is_some_and(|&(c, _)| c == answer) && e.nonzero,
@@ -198,22 +295,31 @@ impl PageModel {
                     .map(|&(n, _)| layer.library.source_ids()[n])
                     .collect(),
                 similarity: nodes.iter().map(|&(_, s)| s).collect(),
-                scores: e.scores,
+                scores: e.scores.clone(),
             });
+            evidence.push(e);
         }
-        let scores: Vec<&[f32]> = layers.iter().map(|l| l.scores.as_slice()).collect();
-        let c = cpl(&scores, CplVariant::Eq5).map_err(BundleError::Cpl)?;
-        Ok(Analysis {
-            answer,
-            cpl: c,
-            verdict: if c < self.calibration.threshold {
-                "suspicious"
-            } else {
-                "consistent"
-            },
-            layers,
-        })
+        let per: Vec<&LayerEvidence> = evidence.iter().collect();
+        let raw = raw_scores(&per, answer, squeeze).map_err(BundleError::Cpl)?;
+        Ok((layers, raw))
     }
+}
+
+/// The bundle's detectors assembled for `layers`, or `None` when it has none.
+fn detectors_of(
+    bundle: &Bundle,
+    layers: &[PageLayer],
+) -> Result<Option<PageDetectors>, BundleError> {
+    let Some(m) = &bundle.manifest.detectors else {
+        return Ok(None);
+    };
+    let bytes = bundle
+        .detectors
+        .as_deref()
+        .ok_or_else(|| BundleError::Detectors(format!("{} is missing", m.file.name)))?;
+    let dims: Vec<usize> = layers.iter().map(|l| l.library.dim()).collect();
+    let nodes: Vec<usize> = layers.iter().map(|l| l.library.len()).collect();
+    PageDetectors::assemble(m, bytes, &dims, &nodes, bundle.manifest.classes.len()).map(Some)
 }
 
 /// The threshold below which at most `rate` of the clean `cpls` fall, and the fraction that
@@ -287,10 +393,10 @@ mod tests {
     fn an_analysis_refuses_haps_by_kind() {
         let model = PageModel::from_exemplar_haps(&bundle(), &good_haps()).unwrap();
         let a = model
-            .analyze(&[&[1.0, 0.0, 0.0], &[0.0, 0.0, 1.0]], 1)
+            .analyze(&[&[1.0, 0.0, 0.0], &[0.0, 0.0, 1.0]], 1, f64::NAN)
             .unwrap();
         assert_eq!(a.layers[0].exemplars, [3]);
-        let e = model.analyze(&[&[1.0, 0.0, 0.0]], 1).unwrap_err();
+        let e = model.analyze(&[&[1.0, 0.0, 0.0]], 1, f64::NAN).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -302,7 +408,7 @@ mod tests {
             "{e:?}"
         );
         let e = model
-            .analyze(&[&[1.0, 0.0], &[0.0, 0.0, 1.0]], 1)
+            .analyze(&[&[1.0, 0.0], &[0.0, 0.0, 1.0]], 1, f64::NAN)
             .unwrap_err();
         assert!(
             matches!(&e, BundleError::Layer { layer, error: Error::DimMismatch { expected: 3, got: 2 } } if layer == "A"),

