@@ -338,7 +338,10 @@ mod tests {
         // the last bit (the page and native runs parse the same text, so they agree).
         let json = serde_json::to_string(&m).unwrap();
         let back: DetectorsManifest = serde_json::from_str(&json).unwrap();
-        assert_eq!((&back.file, &back.layers, &back.verdict), (&m.file, &m.layers, &m.verdict));
+        assert_eq!(
+            (&back.file, &back.layers, &back.verdict),
+            (&m.file, &m.layers, &m.verdict)
+        );
         let flat = |d: &DetectorsManifest| -> Vec<f64> {
             d.calibration_gauss
                 .iter()
