@@ -108,10 +108,16 @@ pub fn decode_gaussians(
     classes: usize,
     bytes: &[u8],
 ) -> Result<Vec<ClassGaussian>, BundleError> {
+    // Saturating: a manifest may claim any size; the file's length must match it anyway.
     let need: usize = layers
         .iter()
-        .map(|l| 4 * (l.feature_dim * (l.feature_dim + 1) / 2 + classes * l.feature_dim))
-        .sum();
+        .map(|l| {
+            let d = l.feature_dim;
+            let tri = d.saturating_mul(d.saturating_add(1)) / 2;
+            tri.saturating_add(classes.saturating_mul(d))
+                .saturating_mul(4)
+        })
+        .fold(0, usize::saturating_add);
     if bytes.len() != need {
         return Err(problem(format!(
             "{DETECTORS_FILE} holds {} bytes, the layers need {need}",
