@@ -51,7 +51,8 @@ fn page_bundle_is_deterministic_and_matches_the_golden_file() {
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 7, "{names:?}");
+    // Weights, exemplars, four libraries, the detectors (Gaussians), the manifest.
+    assert_eq!(names.len(), 8, "{names:?}");
     for n in &names {
         assert!(
             std::fs::read(a.join(n)).unwrap() == std::fs::read(b.join(n)).unwrap(),
@@ -103,6 +104,16 @@ fn page_bundle_is_deterministic_and_matches_the_golden_file() {
         c.false_positive_rate <= 0.05 && c.false_positive_rate > 0.03,
         "{c:?}"
     );
+    // The detectors: the verdict's, calibrated on the held-out digits in two halves.
+    let det = bundle
+        .manifest
+        .detectors
+        .as_ref()
+        .expect("the bundle has detectors");
+    assert_eq!(det.verdict, "fusion-min");
+    assert_eq!(det.calibration_parts, [500; 4]);
+    assert_eq!(det.calibration_statistics, [500; 7]);
+    assert_eq!(det.layers.len(), 4);
     // The committed golden file is what `page-golden` makes of this bundle.
     let golden = tmp.path().join("golden.json");
     hapscope(&[

@@ -276,14 +276,14 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
         .await
         .err()
         .unwrap();
-    assert!(e.contains("detectors.f32") && e.contains("missing"), "{e}");
+    assert!(e.contains("detectors.bin") && e.contains("missing"), "{e}");
     let mut bad = file.clone();
     bad[3] ^= 1;
     let e = load_with("cpu", &libs, with, Some(bad))
         .await
         .err()
         .unwrap();
-    assert!(e.contains("detectors.f32"), "{e}");
+    assert!(e.contains("detectors.bin"), "{e}");
     // Without detectors the adaptive attack is refused with a reason.
     let h = load("cpu", &libs).await.unwrap();
     let e = JsFuture::from(h.attack(px, 0.1, 1, Some(true)))

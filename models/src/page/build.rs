@@ -17,9 +17,7 @@ use hapscope_core::conformity::node_classes;
 use hapscope_core::gaussian::ClassGaussian;
 
 use super::bundle::{Bundle, BundleError, file_ref};
-use super::detectors::{
-    DetectorLayer, PageDetectorLayer, PageDetectors, decode_gaussians, encode_gaussians,
-};
+use super::detectors::{DetectorLayer, PageDetectorLayer, PageDetectors};
 use super::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
 use super::model::{PageModel, calibrate, exemplar_pixels, layer_err};
 use crate::data::images::LabelledImages;
@@ -272,8 +270,7 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
     let held = data.calibration_rows;
     let mut model = page_model(net, &bundle, device)?;
     let refs: Vec<&ClassGaussian> = gaussians_f64.iter().collect();
-    let bytes = encode_gaussians(&refs);
-    let stored = decode_gaussians(&detector_layers, classes, &bytes)?;
+    let stored = PageDetectors::stored_gaussians(&detector_layers, &refs, classes)?;
     model.detectors = Some(PageDetectors {
         layers: detector_layers
             .iter()

@@ -1,12 +1,15 @@
 //! The page's detectors (beyond CPL): what a bundle stores and how the page assembles them.
 //!
 //! The manifest's [`DetectorsManifest`] holds, per layer, the network's answer on each
-//! node's source image, the Gaussian's feature map and shape, and the clean calibration
-//! (sorted scores of set A for the p-values, of set B for every statistic's threshold).
-//! One file beside it, `detectors.f32`, holds every layer's Gaussian as little-endian f32:
-//! the Cholesky factor's lower triangle (row by row), then the whitened class means. The
-//! page and native runs both assemble [`PageDetectors`] from these, so both compute the
-//! same scores.
+//! node's source image and the Gaussian's feature map and shape, and the sizes of the clean
+//! calibration lists. One file beside it, `detectors.bin`, holds every layer's Gaussian as
+//! little-endian f32 — the Cholesky factor's lower triangle (row by row), then the whitened
+//! class means — and then the calibration lists as little-endian f64, exactly: the sorted
+//! clean scores of set A (each layer's Gaussian distance, then the fusions' four parts) and
+//! of set B (every statistic). Binary, not JSON, because a p-value counts clean scores at
+//! least as high, and a float parsed back a bit off moves an image that is itself in the
+//! calibration set across its own score. The page and native runs both assemble
+//! [`PageDetectors`] from these, so both compute the same scores.
 
 use hapscope_core::calibrate::Calibration;
 use hapscope_core::gaussian::ClassGaussian;
@@ -17,7 +20,7 @@ use super::manifest::FileRef;
 use crate::detector::{Components, Detector, FeatureMap, STATISTICS};
 
 /// The detectors' file name.
-pub const DETECTORS_FILE: &str = "detectors.f32";
+pub const DETECTORS_FILE: &str = "detectors.bin";
 
 /// One layer's detector parts in the manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,12 +44,13 @@ pub struct DetectorsManifest {
     pub layers: Vec<DetectorLayer>,
     /// Feature squeezing's bit depth.
     pub squeeze_bits: u32,
-    /// Set A, sorted clean scores: each layer's Gaussian distance.
-    pub calibration_gauss: Vec<Vec<f64>>,
-    /// Set A, sorted clean scores of the fusions' four parts (k-NN, Gaussian, CPL, squeeze).
-    pub calibration_parts: Vec<Vec<f64>>,
-    /// Set B, sorted clean statistics, one list per detector (`Detector::ALL` order).
-    pub calibration_statistics: Vec<Vec<f64>>,
+    /// Lengths of the calibration lists in [`DETECTORS_FILE`]: set A, each layer's Gaussian
+    /// distance.
+    pub calibration_gauss: Vec<usize>,
+    /// Set A, the fusions' four parts (k-NN, Gaussian, CPL, squeeze).
+    pub calibration_parts: Vec<usize>,
+    /// Set B, one list per detector (`Detector::ALL` order).
+    pub calibration_statistics: Vec<usize>,
     /// The detector the verdict uses ([`Detector::name`]).
     pub verdict: String,
     /// The verdict's target false-positive rate on clean images.
@@ -85,8 +89,15 @@ fn problem(what: impl Into<String>) -> BundleError {
     BundleError::Detectors(what.into())
 }
 
-/// Every layer's Gaussian as [`DETECTORS_FILE`]'s bytes.
-pub fn encode_gaussians(gaussians: &[&ClassGaussian]) -> Vec<u8> {
+/// The calibration lists, in file order.
+struct Lists<'a> {
+    gauss: Vec<&'a [f64]>,
+    parts: Vec<&'a [f64]>,
+    statistics: Vec<&'a [f64]>,
+}
+
+/// [`DETECTORS_FILE`]'s bytes: every layer's Gaussian (f32), then the lists (f64).
+fn encode(gaussians: &[&ClassGaussian], lists: &Lists<'_>) -> Vec<u8> {
     let mut out = Vec::new();
     for g in gaussians {
         let d = g.dim();
@@ -99,17 +110,52 @@ pub fn encode_gaussians(gaussians: &[&ClassGaussian]) -> Vec<u8> {
             out.extend_from_slice(&(v as f32).to_le_bytes());
         }
     }
+    for list in lists
+        .gauss
+        .iter()
+        .chain(&lists.parts)
+        .chain(&lists.statistics)
+    {
+        for &v in *list {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
     out
 }
 
-/// Reads [`DETECTORS_FILE`] for `layers` (their shapes) and `classes` classes.
-pub fn decode_gaussians(
-    layers: &[DetectorLayer],
+/// A cursor over the file's little-endian numbers.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn f32(&mut self) -> f64 {
+        let b = &self.bytes[self.at..self.at + 4];
+        self.at += 4;
+        f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn f64s(&mut self, n: usize) -> Vec<f64> {
+        let out = self.bytes[self.at..self.at + 8 * n]
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        self.at += 8 * n;
+        out
+    }
+}
+
+/// Reads [`DETECTORS_FILE`] for the manifest part `m` and `classes` classes: the Gaussians
+/// and the calibration lists (set A's per-layer and part lists, set B's per statistic).
+fn decode(
+    m: &DetectorsManifest,
     classes: usize,
     bytes: &[u8],
-) -> Result<Vec<ClassGaussian>, BundleError> {
+) -> Result<(Vec<ClassGaussian>, [Vec<Vec<f64>>; 3]), BundleError> {
     // Saturating: a manifest may claim any size; the file's length must match it anyway.
-    let need: usize = layers
+    let gaussians: usize = m
+        .layers
         .iter()
         .map(|l| {
             let d = l.feature_dim;
@@ -118,19 +164,22 @@ pub fn decode_gaussians(
                 .saturating_mul(4)
         })
         .fold(0, usize::saturating_add);
+    let lists: usize = m
+        .calibration_gauss
+        .iter()
+        .chain(&m.calibration_parts)
+        .chain(&m.calibration_statistics)
+        .fold(0, |a, &n| a.saturating_add(n.saturating_mul(8)));
+    let need = gaussians.saturating_add(lists);
     if bytes.len() != need {
         return Err(problem(format!(
-            "{DETECTORS_FILE} holds {} bytes, the layers need {need}",
+            "{DETECTORS_FILE} holds {} bytes, the manifest needs {need}",
             bytes.len()
         )));
     }
-    let mut at = 0;
-    let mut next = || {
-        let v = f32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-        at += 4;
-        f64::from(v)
-    };
-    layers
+    let mut r = Reader { bytes, at: 0 };
+    let gs = m
+        .layers
         .iter()
         .enumerate()
         .map(|(k, l)| {
@@ -138,14 +187,20 @@ pub fn decode_gaussians(
             let mut factor = vec![0.0; d * d];
             for i in 0..d {
                 for j in 0..=i {
-                    factor[i * d + j] = next();
+                    factor[i * d + j] = r.f32();
                 }
             }
-            let means: Vec<f64> = (0..classes * d).map(|_| next()).collect();
+            let means: Vec<f64> = (0..classes * d).map(|_| r.f32()).collect();
             ClassGaussian::from_parts(d, classes, factor, means, l.shrinkage)
                 .map_err(|e| problem(format!("layer {}: Gaussian: {e}", k + 1)))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut read =
+        |sizes: &[usize]| -> Vec<Vec<f64>> { sizes.iter().map(|&n| r.f64s(n)).collect() };
+    let a = read(&m.calibration_gauss);
+    let p = read(&m.calibration_parts);
+    let st = read(&m.calibration_statistics);
+    Ok((gs, [a, p, st]))
 }
 
 impl PageDetectors {
@@ -182,7 +237,10 @@ impl PageDetectors {
                 )));
             }
         }
-        if m.calibration_gauss.len() != dims.len() || m.calibration_statistics.len() != STATISTICS {
+        if m.calibration_gauss.len() != dims.len()
+            || m.calibration_parts.len() != 4
+            || m.calibration_statistics.len() != STATISTICS
+        {
             return Err(problem("calibration lists of the wrong count"));
         }
         let verdict = Detector::from_name(&m.verdict)
@@ -193,15 +251,14 @@ impl PageDetectors {
         if !(1..=8).contains(&m.squeeze_bits) {
             return Err(problem("squeeze bit depth outside 1..=8"));
         }
-        let components = Components::from_sorted(&m.calibration_gauss, &m.calibration_parts)
+        let (gaussians, [gauss, parts, stats]) = decode(m, classes, bytes)?;
+        let components = Components::from_sorted(&gauss, &parts)
             .map_err(|e| problem(format!("calibration: {e}")))?;
-        let statistics = m
-            .calibration_statistics
+        let statistics = stats
             .iter()
             .map(|s| Calibration::new(s))
             .collect::<hapscope_core::Result<_>>()
             .map_err(|e| problem(format!("calibration: {e}")))?;
-        let gaussians = decode_gaussians(&m.layers, classes, bytes)?;
         Ok(PageDetectors {
             layers: m
                 .layers
@@ -221,11 +278,44 @@ impl PageDetectors {
         })
     }
 
+    /// Stores the Gaussians as the page reads them (f32), so that what is calibrated on them
+    /// natively is what the page computes: `gaussians` fitted in f64, returned rounded.
+    pub fn stored_gaussians(
+        layers: &[DetectorLayer],
+        gaussians: &[&ClassGaussian],
+        classes: usize,
+    ) -> Result<Vec<ClassGaussian>, BundleError> {
+        let empty = Lists {
+            gauss: Vec::new(),
+            parts: Vec::new(),
+            statistics: Vec::new(),
+        };
+        let m = DetectorsManifest {
+            file: file_ref(DETECTORS_FILE, &[]),
+            layers: layers.to_vec(),
+            squeeze_bits: 1,
+            calibration_gauss: Vec::new(),
+            calibration_parts: Vec::new(),
+            calibration_statistics: Vec::new(),
+            verdict: String::new(),
+            false_positive_rate: 0.0,
+        };
+        decode(&m, classes, &encode(gaussians, &empty)).map(|(g, _)| g)
+    }
+
     /// The manifest part and file bytes that [`PageDetectors::assemble`] reads back.
     pub fn to_manifest(&self) -> (DetectorsManifest, Vec<u8>) {
         let gaussians: Vec<&ClassGaussian> = self.layers.iter().map(|l| &l.gaussian).collect();
-        let bytes = encode_gaussians(&gaussians);
         let (gauss, parts) = self.components.sorted();
+        let stats: Vec<&[f64]> = self.statistics.iter().map(|c| c.scores()).collect();
+        let bytes = encode(
+            &gaussians,
+            &Lists {
+                gauss: gauss.iter().map(Vec::as_slice).collect(),
+                parts: parts.iter().map(Vec::as_slice).collect(),
+                statistics: stats.clone(),
+            },
+        );
         (
             DetectorsManifest {
                 file: file_ref(DETECTORS_FILE, &bytes),
@@ -240,13 +330,9 @@ impl PageDetectors {
                     })
                     .collect(),
                 squeeze_bits: self.squeeze_bits,
-                calibration_gauss: gauss,
-                calibration_parts: parts,
-                calibration_statistics: self
-                    .statistics
-                    .iter()
-                    .map(|c| c.scores().to_vec())
-                    .collect(),
+                calibration_gauss: gauss.iter().map(Vec::len).collect(),
+                calibration_parts: parts.iter().map(Vec::len).collect(),
+                calibration_statistics: stats.iter().map(|s| s.len()).collect(),
                 verdict: self.verdict.name().to_string(),
                 false_positive_rate: self.false_positive_rate,
             },
@@ -304,7 +390,7 @@ mod tests {
                 node_classes: vec![1],
             },
         ];
-        let stored = decode_gaussians(&layers, 3, &encode_gaussians(&[&g1, &g2])).unwrap();
+        let stored = PageDetectors::stored_gaussians(&layers, &[&g1, &g2], 3).unwrap();
         PageDetectors {
             layers: layers
                 .into_iter()
@@ -340,26 +426,9 @@ mod tests {
                 d.components.statistics(&raw(i)).unwrap()
             );
         }
-        // JSON round trip of the manifest part: serde_json's default float parser may miss
-        // the last bit (the page and native runs parse the same text, so they agree).
+        // JSON round trip of the manifest part (the clean scores are in the file, exact).
         let json = serde_json::to_string(&m).unwrap();
-        let back: DetectorsManifest = serde_json::from_str(&json).unwrap();
-        assert_eq!(
-            (&back.file, &back.layers, &back.verdict),
-            (&m.file, &m.layers, &m.verdict)
-        );
-        let flat = |d: &DetectorsManifest| -> Vec<f64> {
-            d.calibration_gauss
-                .iter()
-                .chain(&d.calibration_parts)
-                .chain(&d.calibration_statistics)
-                .flatten()
-                .copied()
-                .collect()
-        };
-        for (a, b) in flat(&back).iter().zip(flat(&m)) {
-            assert!((a - b).abs() <= 1e-15 * b.abs().max(1.0), "{a} vs {b}");
-        }
+        assert_eq!(serde_json::from_str::<DetectorsManifest>(&json).unwrap(), m);
     }
 
     #[test]
@@ -387,8 +456,16 @@ mod tests {
         assert!(
             with(&|m| m.calibration_parts.pop().map(|_| ()).unwrap_or(())).contains("calibration")
         );
-        assert!(with(&|m| m.calibration_statistics[0].clear()).contains("calibration"));
-        assert!(with(&|m| m.calibration_gauss[0][0] = f64::NAN).contains("calibration"));
+        // A list of another length no longer matches the file's; nor does a huge one.
+        assert!(with(&|m| m.calibration_statistics[0] -= 1).contains("bytes"));
+        assert!(with(&|m| m.calibration_gauss[0] = usize::MAX).contains("bytes"));
+        // A NaN among the clean scores (the file's last f64) is refused.
+        let mut nan = bytes.clone();
+        let at = nan.len() - 8;
+        nan[at..].copy_from_slice(&f64::NAN.to_le_bytes());
+        let mut m3 = m.clone();
+        m3.file = file_ref(DETECTORS_FILE, &nan);
+        assert!(assemble(&m3, &nan).contains("calibration"));
         assert!(with(&|m| m.false_positive_rate = 1.5).contains("false-positive"));
         assert!(with(&|m| m.squeeze_bits = 0).contains("bit depth"));
         assert!(with(&|m| m.layers.pop().map(|_| ()).unwrap_or(())).contains("detector layers"));

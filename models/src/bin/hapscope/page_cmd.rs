@@ -210,12 +210,12 @@ fn write_bundle((bundle, report): &(Bundle, BuildReport), out: &Path, t0: Instan
         m.calibration.digits
     );
     if let Some(d) = &m.detectors {
-        let b = d.calibration_statistics.first().map_or(0, Vec::len);
+        let b = d.calibration_statistics.first().copied().unwrap_or(0);
         println!(
-            "verdict by {} at {:.0} % FPR; detectors calibrated on {} + {b} clean held-out images ({} bytes of Gaussians)",
+            "verdict by {} at {:.0} % FPR; detectors calibrated on {} + {b} clean held-out images ({} bytes of Gaussians and clean scores)",
             d.verdict,
             100.0 * d.false_positive_rate,
-            d.calibration_parts.first().map_or(0, Vec::len),
+            d.calibration_parts.first().copied().unwrap_or(0),
             d.file.bytes
         );
     }
