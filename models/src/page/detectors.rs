@@ -123,6 +123,9 @@ fn encode(gaussians: &[&ClassGaussian], lists: &Lists<'_>) -> Vec<u8> {
     out
 }
 
+/// Sorted clean scores, one list per layer, part or statistic.
+type CleanLists = Vec<Vec<f64>>;
+
 /// A cursor over the file's little-endian numbers.
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -152,7 +155,7 @@ fn decode(
     m: &DetectorsManifest,
     classes: usize,
     bytes: &[u8],
-) -> Result<(Vec<ClassGaussian>, [Vec<Vec<f64>>; 3]), BundleError> {
+) -> Result<(Vec<ClassGaussian>, [CleanLists; 3]), BundleError> {
     // Saturating: a manifest may claim any size; the file's length must match it anyway.
     let gaussians: usize = m
         .layers
