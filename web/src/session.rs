@@ -454,10 +454,10 @@ impl Hapscope {
                 (Some(sur), Some(d)) if adaptive => {
                     let layers: Vec<&str> = s.layers.iter().map(String::as_str).collect();
                     let forward = |p: Tensor<4>| net_ad.forward_layers(p, &layers);
-                    let y = y.autodiff();
+                    let onehot = sur.one_hot(&[label], &s.ad);
                     let target = Target::against(d.verdict);
                     let objective =
-                        |p: Tensor<4>| sur.objective(&forward, p, y.clone(), target, 1.0);
+                        |p: Tensor<4>| sur.objective(&forward, p, onehot.clone(), target, 1.0);
                     try_pgd_objective(&objective, x, &cfg).map_err(js_err)?
                 }
                 _ => pgd(&|p| net_ad.forward(p), x, y, &cfg, &PgdSpace::Pixel, &s.ad),

@@ -226,6 +226,7 @@ async fn analyze_and_attack_agree_across_backends() {
 
 #[wasm_bindgen_test]
 async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
+    hapscope_web::start();
     let (manifest, ex, libs) = bundle();
     let (with, file) = detectors(&manifest);
     let px: Vec<f32> = ex[..784].iter().map(|&b| f32::from(b) / 255.0).collect();

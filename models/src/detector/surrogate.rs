@@ -277,19 +277,31 @@ impl Surrogate {
         total.expect("two squeezers")
     }
 
+    /// The labels as one-hot rows (`[labels, classes]`) on `device`, built on the host: for
+    /// [`Surrogate::objective`] (burn's `one_hot` checks its input by a synchronous read,
+    /// which WebGPU cannot do).
+    pub fn one_hot(&self, labels: &[usize], device: &Device) -> Tensor<2> {
+        let c = self.classes;
+        let mut v = vec![0.0f32; labels.len() * c];
+        for (i, &l) in labels.iter().enumerate() {
+            v[i * c + l.min(c - 1)] = 1.0;
+        }
+        matrix(v, [labels.len(), c], device)
+    }
+
     /// The adaptive attacker's objective at `pixels` (autodiff): Carlini & Wagner's margin
-    /// against the true labels `y`, capped at [`KAPPA`], plus λ times the `target` term(s).
+    /// against the true labels (`onehot`, from [`Surrogate::one_hot`] on the autodiff
+    /// device), capped at [`KAPPA`], plus λ times the `target` term(s).
     pub fn objective(
         &self,
         forward: &dyn Fn(Tensor<4>) -> Taps,
         pixels: Tensor<4>,
-        y: Tensor<1, Int>,
+        onehot: Tensor<2>,
         target: Target,
         lambda: f32,
     ) -> Tensor<1> {
         let taps = forward(pixels.clone());
         let z = taps.logits.clone();
-        let onehot = y.one_hot(self.classes).float();
         let true_logit = (z.clone() * onehot.clone()).sum_dim(1);
         let other = (z - onehot * 1e4).max_dim(1);
         let margin = (other - true_logit).clamp_max(KAPPA).mean();

@@ -537,10 +537,12 @@ pub fn detect_run<K: SimilarityKernel + Copy + Sync>(
                 let mut scored = Vec::new();
                 let mut success = Vec::new();
                 for chunk in adaptive_idx.chunks(100) {
-                    let (x, y) = test.batch(chunk, &net.device);
-                    let y = y.autodiff();
+                    let (x, _) = test.batch(chunk, &net.device);
+                    let labels: Vec<usize> =
+                        chunk.iter().map(|&i| usize::from(test.labels[i])).collect();
+                    let onehot = surrogate.one_hot(&labels, &net.ad);
                     let objective = |p: Tensor<4>| {
-                        surrogate.objective(net.taps_ad, p, y.clone(), target, lambda)
+                        surrogate.objective(net.taps_ad, p, onehot.clone(), target, lambda)
                     };
                     let adv = try_pgd_objective(&objective, x, &cfg)
                         .map_err(|e| super::ExperimentError::Plan(e.to_string()))?;

@@ -175,6 +175,9 @@ pub struct DetectArgs {
     /// Fashion-MNIST IDX directory for the out-of-training inputs.
     #[arg(long, value_name = "DIR", default_value = hapscope_models::data::mnist::FASHION_DIR)]
     pub fashion: PathBuf,
+    /// Only re-render detect.md and the SVGs from the detect.json.gz already in --out.
+    #[arg(long)]
+    pub render_only: bool,
 }
 
 /// `hapscope attack`.

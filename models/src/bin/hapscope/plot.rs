@@ -38,7 +38,11 @@ fn range(series: &[Series], axis: impl Fn(&(f64, f64)) -> f64) -> (f64, f64) {
     if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) }
 }
 
-/// Draws line series with markers and a legend into one panel.
+/// Series longer than this are drawn without point markers.
+const MAX_MARKERS: usize = 60;
+
+/// Draws line series (with markers, up to [`MAX_MARKERS`] points) and a legend into one
+/// panel.
 pub fn line_panel(
     area: &Area<'_>,
     title: &str,
@@ -80,8 +84,11 @@ pub fn line_panel(
                     .legend(move |(x, y)| {
                         PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
                     });
-                c.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
-                    .map_err(e)?;
+                // Markers where they say something: a dense curve (a ROC) is drawn as a line.
+                if s.points.len() <= MAX_MARKERS {
+                    c.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                        .map_err(e)?;
+                }
             }
             c.configure_series_labels()
                 .background_style(WHITE.mix(0.85))
