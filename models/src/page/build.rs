@@ -18,6 +18,7 @@ use hapscope_core::gaussian::ClassGaussian;
 
 use super::bundle::{Bundle, BundleError, file_ref};
 use super::detectors::{DetectorLayer, PageDetectorLayer, PageDetectors};
+use super::golden::{FIDELITY_PER_CLASS, fidelity_rows};
 use super::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
 use super::model::{PageModel, calibrate, exemplar_pixels, layer_err};
 use crate::data::images::LabelledImages;
@@ -311,10 +312,18 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
             held.len(),
         );
     }
-    // Held-out images alternate: set A (p-values), set B (thresholds); CPL's own threshold
-    // uses them all, as before.
-    let set_a: Vec<RawScores> = raw.iter().step_by(2).cloned().collect();
-    let set_b: Vec<RawScores> = raw.iter().skip(1).step_by(2).cloned().collect();
+    // Held-out images alternate: set A (p-values), set B (thresholds), leaving out the
+    // fidelity tests' images (`golden::fidelity_rows`); CPL's own threshold uses them all,
+    // as before.
+    let fidelity = fidelity_rows(&data.calibration.labels, held, classes, FIDELITY_PER_CLASS);
+    let clean: Vec<RawScores> = held
+        .iter()
+        .zip(&raw)
+        .filter(|(i, _)| !fidelity.contains(i))
+        .map(|(_, r)| r.clone())
+        .collect();
+    let set_a: Vec<RawScores> = clean.iter().step_by(2).cloned().collect();
+    let set_b: Vec<RawScores> = clean.iter().skip(1).step_by(2).cloned().collect();
     let components = Components::new(&set_a).map_err(stage_err("calibration"))?;
     let stats: Vec<Statistics> = set_b
         .iter()

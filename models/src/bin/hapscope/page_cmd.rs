@@ -21,7 +21,7 @@ use hapscope_models::page::build::{
 };
 use hapscope_models::page::bundle::{Bundle, DIGIT_BYTES, MANIFEST_NAME};
 use hapscope_models::page::golden::{
-    CPL_TOLERANCE, Golden, GoldenImage, SCORE_TOLERANCE, golden_layers,
+    CPL_TOLERANCE, Golden, GoldenImage, SCORE_TOLERANCE, fidelity_rows, golden_layers,
 };
 use hapscope_models::page::manifest::{MNIST_INPUT, digit_classes};
 use hapscope_models::page::membership::{
@@ -257,15 +257,12 @@ pub fn golden(args: &PageGoldenArgs) -> Result<()> {
     let net = Network::from_bytes(&m.network, &bundle.weights, &device)?;
     let model = page_model(&net, &bundle, &device)?;
     let every = m.holdout_every;
-    // The first `per_class` held-out images of each class.
-    let mut rows = Vec::new();
-    for d in 0..m.classes.len() as u8 {
-        rows.extend(
-            (0..digits.count)
-                .filter(|&i| digits.labels[i] == d && (!lenet || held_out(i, every)))
-                .take(args.per_class),
-        );
-    }
+    // The first `per_class` held-out images of each class (left out of the detectors'
+    // calibration by `hapscope page`, up to FIDELITY_PER_CLASS of them).
+    let held: Vec<usize> = (0..digits.count)
+        .filter(|&i| !lenet || held_out(i, every))
+        .collect();
+    let rows = fidelity_rows(&digits.labels, &held, m.classes.len(), args.per_class);
     let layers = layer_names(&bundle);
     let mut analyses = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(100) {
