@@ -24,9 +24,12 @@ use super::bundle::{Bundle, sha256_hex};
 pub const CPL_TOLERANCE: f64 = 1e-4;
 
 /// How far a detector's score may differ between the native golden value and another run,
-/// relative to `max(1, |score|)`: the Gaussian distances inherit the forward pass's last
-/// bits, and the fusions read them through empirical p-values.
-pub const SCORE_TOLERANCE: f64 = 1e-3;
+/// relative to `max(1, |score|)`. The MNIST page recomputes its node vectors from the
+/// exemplars, so their last bits are the page's; where the 20th and 21st nearest nodes are
+/// that close, the k-NN count moves by one vote and the fusions' p-values with it. Measured:
+/// 2.0·10⁻² at most over the 200 golden digits (CPU and WebGPU), every verdict identical —
+/// which the tests require exactly.
+pub const SCORE_TOLERANCE: f64 = 0.1;
 
 /// Images per class the golden files analyse (`hapscope page-golden --per-class`).
 pub const FIDELITY_PER_CLASS: usize = 20;
