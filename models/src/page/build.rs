@@ -498,6 +498,35 @@ pub fn squeeze_rows(
     squeeze_scores(&plain, &copies, plain.len() / n.max(1))
 }
 
+/// `per_row(haps, answer, squeeze)` for each of images `rows`: their taps `layers` and, with
+/// `bits`, feature squeezing's score (NaN without).
+#[allow(clippy::too_many_arguments)]
+fn for_rows<T>(
+    net: &Network,
+    images: &LabelledImages,
+    rows: &[usize],
+    layers: &[&str],
+    bits: Option<u32>,
+    device: &Device,
+    per_row: impl Fn(&[&[f32]], usize, f64) -> Result<T, BundleError>,
+) -> Result<Vec<T>, BundleError> {
+    let taps = forward_rows(net, images, rows, layers, device);
+    let squeeze = match bits {
+        Some(b) => squeeze_rows(net, images, rows, b, device),
+        None => vec![f64::NAN; rows.len()],
+    };
+    (0..rows.len())
+        .map(|i| {
+            let haps: Vec<&[f32]> = taps
+                .layers
+                .iter()
+                .map(|(_, dim, v)| &v[i * dim..][..*dim])
+                .collect();
+            per_row(&haps, taps.answers[i], squeeze[i])
+        })
+        .collect()
+}
+
 /// Native per-layer views and raw detector evidence of images `rows`.
 pub fn evidence_rows(
     model: &PageModel,
@@ -508,18 +537,9 @@ pub fn evidence_rows(
     bits: u32,
     device: &Device,
 ) -> Result<Vec<(Vec<super::model::LayerAnalysis>, RawScores)>, BundleError> {
-    let taps = forward_rows(net, images, rows, layers, device);
-    let squeeze = squeeze_rows(net, images, rows, bits, device);
-    (0..rows.len())
-        .map(|i| {
-            let haps: Vec<&[f32]> = taps
-                .layers
-                .iter()
-                .map(|(_, dim, v)| &v[i * dim..][..*dim])
-                .collect();
-            model.evidence(&haps, taps.answers[i], squeeze[i])
-        })
-        .collect()
+    for_rows(net, images, rows, layers, Some(bits), device, |h, a, q| {
+        model.evidence(h, a, q)
+    })
 }
 
 /// Native analyses of images `rows`, feature squeezing at the bundle's bit depth (none, and
@@ -532,21 +552,10 @@ pub fn analyze_rows(
     layers: &[&str],
     device: &Device,
 ) -> Result<Vec<super::model::Analysis>, BundleError> {
-    let taps = forward_rows(net, images, rows, layers, device);
-    let squeeze = match &model.detectors {
-        Some(d) => squeeze_rows(net, images, rows, d.squeeze_bits, device),
-        None => vec![f64::NAN; rows.len()],
-    };
-    (0..rows.len())
-        .map(|i| {
-            let haps: Vec<&[f32]> = taps
-                .layers
-                .iter()
-                .map(|(_, dim, v)| &v[i * dim..][..*dim])
-                .collect();
-            model.analyze(&haps, taps.answers[i], squeeze[i])
-        })
-        .collect()
+    let bits = model.detectors.as_ref().map(|d| d.squeeze_bits);
+    for_rows(net, images, rows, layers, bits, device, |h, a, q| {
+        model.analyze(h, a, q)
+    })
 }
 
 #[cfg(test)]
