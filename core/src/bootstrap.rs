@@ -27,6 +27,11 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    /// A value uniform in [−1, 1) on a 2⁻²³ grid (test data, synthetic features).
+    pub fn symmetric(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+
     /// A uniform index below `n` (`n ≥ 1`; Lemire's multiply-shift, bias < n / 2⁶⁴).
     pub fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize

@@ -460,14 +460,10 @@ mod tests {
     use hapscope_core::kernel::PlainKernel;
 
     /// A small deterministic stream in [−1, 1).
+    /// Uniform values in [−1, 1), seeded.
     fn stream(seed: u64) -> impl FnMut() -> f32 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        }
+        let mut rng = hapscope_core::bootstrap::SplitMix64::new(seed);
+        move || rng.symmetric()
     }
 
     /// Two layers (dims 12 and 6) of a 3-class problem: libraries, links, Gaussians.

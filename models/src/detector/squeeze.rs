@@ -84,6 +84,39 @@ pub fn squeezed_tensor(x: Tensor<4>, bits: u32) -> [Tensor<4>; 2] {
     [reduced, median]
 }
 
+/// Feature squeezing's scores of images `x` (`[n, c, h, w]` pixels) whose logits `plain`
+/// (`n × classes`) are already known: both [`squeezed`] copies through `forward`, on `x`'s
+/// device, then [`squeeze_scores`].
+pub fn squeeze_batch(
+    forward: impl Fn(Tensor<4>) -> Tensor<2>,
+    x: &Tensor<4>,
+    plain: &[f32],
+    bits: u32,
+) -> Vec<f64> {
+    let [n, c, h, w] = x.dims();
+    let device = x.device();
+    let px: Vec<f32> = x
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 pixels");
+    let copies: Vec<Vec<f32>> = squeezed(&px, h, w, bits)
+        .into_iter()
+        .map(|p| {
+            forward(Tensor::<4>::from_data(
+                TensorData::new(p, [n, c, h, w]),
+                &device,
+            ))
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 logits")
+        })
+        .collect();
+    squeeze_scores(plain, &copies, plain.len() / n.max(1))
+}
+
 /// `max_s ‖softmax(z) − softmax(z_s)‖₁` per row, from the logits of the input (`plain`,
 /// `rows × classes`) and of each squeezed copy (`squeezed[s]`, same shape).
 pub fn squeeze_scores(plain: &[f32], squeezed: &[Vec<f32>], classes: usize) -> Vec<f64> {

@@ -68,6 +68,8 @@ pub struct HostTaps {
     pub layers: Vec<(&'static str, usize, Vec<f32>)>,
     /// The network's answer per row.
     pub answers: Vec<usize>,
+    /// The logits, `rows × classes`.
+    pub logits: Vec<f32>,
 }
 
 impl HostTaps {
@@ -100,6 +102,13 @@ pub fn sample_units(dim: usize, k: usize, seed: u64) -> Option<Vec<usize>> {
 
 /// Copies a forward pass's taps and answers to the host.
 pub fn to_host(taps: Taps) -> HostTaps {
+    let logits = taps
+        .logits
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 logits");
     let answers = answers(taps.logits);
     let layers = taps
         .layers
@@ -116,7 +125,11 @@ pub fn to_host(taps: Taps) -> HostTaps {
             )
         })
         .collect();
-    HostTaps { layers, answers }
+    HostTaps {
+        layers,
+        answers,
+        logits,
+    }
 }
 
 /// Index of `theta` in `grid` (within 1e-4).

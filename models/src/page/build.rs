@@ -22,7 +22,7 @@ use super::golden::{FIDELITY_PER_CLASS, fidelity_rows};
 use super::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
 use super::model::{PageModel, calibrate, exemplar_pixels, layer_err};
 use crate::data::images::LabelledImages;
-use crate::detector::squeeze::{squeeze_scores, squeezed};
+use crate::detector::squeeze::squeeze_batch;
 use crate::detector::{Components, Detector, FeatureMap, RawScores, Statistics, Thresholds};
 use crate::experiment::{HostTaps, to_host};
 use crate::method::{GridLibraries, GridLinks};
@@ -461,43 +461,6 @@ pub fn page_model(
     PageModel::from_exemplar_haps(bundle, &exemplar_haps(net, bundle, device))
 }
 
-/// Feature squeezing's score of images `rows` ([`squeeze_scores`] on the network's logits
-/// for each image and its squeezed copies).
-pub fn squeeze_rows(
-    net: &Network,
-    images: &LabelledImages,
-    rows: &[usize],
-    bits: u32,
-    device: &Device,
-) -> Vec<f64> {
-    let (x, _) = images.batch(rows, device);
-    let [n, c, h, w] = x.dims();
-    let px: Vec<f32> = x
-        .clone()
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("f32");
-    let logits = |t: Tensor<4>| -> Vec<f32> {
-        net.forward(t)
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32")
-    };
-    let plain = logits(x);
-    let copies: Vec<Vec<f32>> = squeezed(&px, h, w, bits)
-        .into_iter()
-        .map(|p| {
-            logits(Tensor::<4>::from_data(
-                TensorData::new(p, [n, c, h, w]),
-                device,
-            ))
-        })
-        .collect();
-    squeeze_scores(&plain, &copies, plain.len() / n.max(1))
-}
-
 /// `per_row(haps, answer, squeeze)` for each of images `rows`: their taps `layers` and, with
 /// `bits`, feature squeezing's score (NaN without).
 #[allow(clippy::too_many_arguments)]
@@ -510,9 +473,10 @@ fn for_rows<T>(
     device: &Device,
     per_row: impl Fn(&[&[f32]], usize, f64) -> Result<T, BundleError>,
 ) -> Result<Vec<T>, BundleError> {
-    let taps = forward_rows(net, images, rows, layers, device);
+    let (x, _) = images.batch(rows, device);
+    let taps = to_host(net.forward_layers(x.clone(), layers));
     let squeeze = match bits {
-        Some(b) => squeeze_rows(net, images, rows, b, device),
+        Some(b) => squeeze_batch(|t| net.forward(t), &x, &taps.logits, b),
         None => vec![f64::NAN; rows.len()],
     };
     (0..rows.len())

@@ -163,8 +163,10 @@ pub struct DetectArgs {
     /// Output directory.
     #[arg(long, value_name = "DIR", default_value = "detect-out")]
     pub out: PathBuf,
-    /// A reduced run for CI: 6,000 training digits, 2 × 300 calibration digits, 100
-    /// evaluation digits at ε 0.1 and 0.3, 30 of them attacked adaptively.
+    /// A reduced run. MNIST (CI's): 6,000 training digits, 2 × 300 calibration digits, 100
+    /// evaluation digits at ε 0.1 and 0.3, 30 of them attacked adaptively. ResNet44: 1,000
+    /// training images, 2 × 100 calibration images, 40 evaluation images at ε 8/255, 10 of
+    /// them attacked adaptively.
     #[arg(long)]
     pub fast: bool,
     /// Data directory (default: $HAPSCOPE_DATA, else ../shared/data).

@@ -9,8 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use burn::prelude::*;
+use anyhow::{Context, Result};
 use hapscope_core::auroc::roc_points;
 use hapscope_models::data::mnist::{self, Split};
 use hapscope_models::experiment::NetFns;
@@ -20,8 +19,8 @@ use hapscope_models::experiment::detection::{
 use hapscope_models::kernel::GemmKernel;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{DetectArgs, Model, SplitArg};
-use crate::nets::{dataset, load, load_frozen};
+use crate::args::{DetectArgs, Model};
+use crate::nets::{Setup, setup};
 use crate::plot::{Series, line_panel, stacked};
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
@@ -52,16 +51,18 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
     }
     let plan = match args.model {
         Model::Mnist => DetectPlan::mnist(args.fast),
-        Model::Resnet => bail!("`detect resnet` is not implemented yet; `detect mnist` is"),
+        Model::Resnet => DetectPlan::resnet(args.fast),
     };
     fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     let t_all = Instant::now();
-    let device = Device::flex();
-    let ad = device.clone().autodiff();
-    let net = load(args.model, args.weights.as_deref(), &device)?;
-    let frozen = load_frozen(args.model, args.weights.as_deref(), &ad)?;
-    let train = dataset(args.model, args.data.as_deref(), SplitArg::Train)?;
-    let test = dataset(args.model, args.data.as_deref(), SplitArg::Test)?;
+    let Setup {
+        device,
+        ad,
+        net,
+        frozen,
+        train,
+        test,
+    } = setup(args.model, args.weights.as_deref(), args.data.as_deref())?;
     let fashion = if plan.ood_rows > 0 {
         Some(
             mnist::load_fashion(&args.fashion, Split::Test)
@@ -127,15 +128,25 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
     Ok(())
 }
 
-fn label(s: &Setting) -> String {
+/// ε as the literature writes it: a fraction of the pixel range for MNIST, k/255 for
+/// CIFAR-10.
+fn eps_text(p: &DetectPlan, eps: f32) -> String {
+    if p.model == "resnet" {
+        format!("{}/255", (eps * 255.0).round())
+    } else {
+        format!("{eps}")
+    }
+}
+
+fn label(p: &DetectPlan, s: &Setting) -> String {
     match s.kind.as_str() {
         "ood" => "Fashion-MNIST".to_string(),
-        "pgd" => format!("PGD ε {}", s.eps),
+        "pgd" => format!("PGD ε {}", eps_text(p, s.eps)),
         _ => format!(
             "adaptive {} λ {} ε {}",
             s.target.map_or("", |t| t.name()),
             s.lambda.unwrap_or(0.0),
-            s.eps
+            eps_text(p, s.eps)
         ),
     }
 }
@@ -170,7 +181,7 @@ pub fn markdown(r: &DetectReport) -> String {
         "\n## AUROC (bootstrap 95 % interval), successful attacks only\n\n| detector |"
     );
     for s in &main {
-        let _ = write!(md, " {} ({} of {}) |", label(s), s.successes, s.inputs);
+        let _ = write!(md, " {} ({} of {}) |", label(p, s), s.successes, s.inputs);
     }
     let _ = write!(md, "\n|---|{}\n", "---:|".repeat(main.len()));
     for (d, name) in names.iter().enumerate() {
@@ -191,7 +202,7 @@ pub fn markdown(r: &DetectReport) -> String {
         "\n## TPR at 1 % / 5 % FPR (thresholds from set B; realised FPR on the clean evaluation images)\n\n| detector | realised FPR |"
     );
     for s in &main {
-        let _ = write!(md, " {} |", label(s));
+        let _ = write!(md, " {} |", label(p, s));
     }
     let _ = write!(md, "\n|---|---:|{}\n", "---:|".repeat(main.len()));
     for (d, name) in names.iter().enumerate() {
@@ -215,7 +226,7 @@ pub fn markdown(r: &DetectReport) -> String {
     }
     let _ = write!(md, "\n|---|{}\n", "---:|".repeat(r.layer_names.len()));
     for s in &main {
-        let _ = write!(md, "| {} |", label(s));
+        let _ = write!(md, "| {} |", label(p, s));
         for v in &s.per_layer {
             match v {
                 Some(v) => {
@@ -234,7 +245,7 @@ pub fn markdown(r: &DetectReport) -> String {
             r.adaptive.first().map_or(0, |a| a.inputs)
         );
         for e in &p.eps {
-            let _ = write!(md, " ε {e} |");
+            let _ = write!(md, " ε {} |", eps_text(p, *e));
         }
         let _ = write!(
             md,
@@ -257,8 +268,11 @@ pub fn markdown(r: &DetectReport) -> String {
                 }
             }
             let half = half_evasion_eps(&r.adaptive, name).map_or_else(
-                || format!("> {}", p.eps.last().unwrap_or(&0.0)),
-                |e| format!("{e:.3}"),
+                || format!("> {}", eps_text(p, *p.eps.last().unwrap_or(&0.0))),
+                |e| match p.model.as_str() {
+                    "resnet" => format!("{:.1}/255", e * 255.0),
+                    _ => format!("{e:.3}"),
+                },
             );
             let _ = writeln!(md, " {half} |");
         }
@@ -271,7 +285,7 @@ pub fn markdown(r: &DetectReport) -> String {
         }
         let _ = write!(md, "\n|---|---:|{}\n", "---:|".repeat(names.len()));
         for s in r.settings.iter().filter(|s| s.kind == "adaptive") {
-            let _ = write!(md, "| {} | {} of {} |", label(s), s.successes, s.inputs);
+            let _ = write!(md, "| {} | {} of {} |", label(p, s), s.successes, s.inputs);
             for x in &s.results {
                 match x.auroc {
                     Some(a) => {
@@ -310,6 +324,7 @@ fn thin(points: Vec<(f64, f64)>, step: f64) -> Vec<(f64, f64)> {
 }
 
 fn plots(dir: &Path, r: &DetectReport) -> Result<()> {
+    let p = &r.plan;
     let names = statistic_names();
     let main: Vec<&Setting> = r
         .settings
@@ -332,7 +347,7 @@ fn plots(dir: &Path, r: &DetectReport) -> Result<()> {
             .collect::<Result<Vec<_>>>()?;
         line_panel(
             area,
-            &format!("ROC: {}", label(s)),
+            &format!("ROC: {}", label(p, s)),
             "FPR",
             "TPR",
             &series,

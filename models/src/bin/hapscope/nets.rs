@@ -57,3 +57,34 @@ pub fn load(model: Model, weights: Option<&Path>, device: &Device) -> Result<Net
 pub fn load_frozen(model: Model, weights: Option<&Path>, device: &Device) -> Result<Network> {
     Ok(load(model, weights, device)?.freeze())
 }
+
+/// What `reproduce` and `detect` start from: the network on the plain device, its frozen
+/// copy on the autodiff device, and both splits of its dataset.
+pub struct Setup {
+    /// The plain device.
+    pub device: Device,
+    /// The autodiff device.
+    pub ad: Device,
+    /// The network on `device`.
+    pub net: Network,
+    /// The network frozen on `ad` (what PGD differentiates through).
+    pub frozen: Network,
+    /// Training split.
+    pub train: LabelledImages,
+    /// Test split.
+    pub test: LabelledImages,
+}
+
+/// Loads a [`Setup`] from `--weights` and `--data` (or their defaults).
+pub fn setup(model: Model, weights: Option<&Path>, data: Option<&Path>) -> Result<Setup> {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    Ok(Setup {
+        net: load(model, weights, &device)?,
+        frozen: load_frozen(model, weights, &ad)?,
+        train: dataset(model, data, SplitArg::Train)?,
+        test: dataset(model, data, SplitArg::Test)?,
+        device,
+        ad,
+    })
+}

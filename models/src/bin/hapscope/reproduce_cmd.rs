@@ -14,7 +14,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use burn::prelude::*;
 use hapscope_models::data::mnist::{self, Split};
 use hapscope_models::experiment::NetFns;
 use hapscope_models::experiment::detect::{Detection, ThresholdSets, detect, out_of_distribution};
@@ -27,8 +26,8 @@ use hapscope_models::experiment::sparse::sparse_sampling;
 use hapscope_models::kernel::GemmKernel;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{Model, ReproduceArgs, SplitArg};
-use crate::nets::{dataset, load, load_frozen};
+use crate::args::{Model, ReproduceArgs};
+use crate::nets::{Setup, setup};
 use crate::plot::{Series, heatmap_svg, histogram_svg, line_panel, stacked};
 
 /// The run's plan, checked (every θ it asks for is on its tap's grid).
@@ -49,12 +48,14 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let p = plan(args.model, args.fast)?;
     fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     let t_all = Instant::now();
-    let device = Device::flex();
-    let ad = device.clone().autodiff();
-    let net = load(args.model, args.weights.as_deref(), &device)?;
-    let frozen = load_frozen(args.model, args.weights.as_deref(), &ad)?;
-    let train = dataset(args.model, args.data.as_deref(), SplitArg::Train)?;
-    let test = dataset(args.model, args.data.as_deref(), SplitArg::Test)?;
+    let Setup {
+        device,
+        ad,
+        net,
+        frozen,
+        train,
+        test,
+    } = setup(args.model, args.weights.as_deref(), args.data.as_deref())?;
     let taps = |x| net.forward_taps(x);
     let logits_ad = |x| frozen.forward(x);
     let fns = NetFns {
