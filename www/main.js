@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 // `?model=cifar`: the CIFAR-10 mode (ResNet44), where the build made it (dist/model-cifar).
 const cifarMode = params.get('model') === 'cifar';
+const NO_CIFAR = 'The CIFAR-10 mode is not part of this build of the page.';
 const engine = new Engine(cifarMode ? 'model-cifar' : 'model');
 const exemplars = new Exemplars();
 let current = null; // the image on screen (Float32Array, channel-major) and its analysis
@@ -54,8 +55,24 @@ const ready = (async () => {
 })();
 
 ready.catch((err) => {
-  $('status').textContent = `Could not load the model: ${err.message}`;
+  // A build without the CIFAR-10 mode has no model-cifar/ to fetch: one line says so.
+  const missing = cifarMode && /model-cifar\/manifest\.json: HTTP 404/.test(err.message);
+  $('status').textContent = missing ? NO_CIFAR : `Could not load the model: ${err.message}`;
   $('status').classList.add('failed');
+});
+
+// After the first answer, the service worker caches this build's files for return visits
+// and offline use (sw.js); without one (a private window, an old browser) nothing changes.
+const offline = ready.then(async () => {
+  if (!('serviceWorker' in navigator)) return false;
+  try {
+    await navigator.serviceWorker.register('sw.js');
+    await navigator.serviceWorker.ready;
+    return true;
+  } catch (err) {
+    console.warn(`hapscope: no offline copy (${err.message})`);
+    return false;
+  }
 });
 
 window.hapscope = {
@@ -75,6 +92,13 @@ window.hapscope = {
     await ready;
     const { wasmBytes } = await engine.rpc.call('memory');
     return { jsHeapBytes: performance.memory?.usedJSHeapSize ?? null, wasmBytes };
+  },
+  /** Resolves once this visit is kept for the next: `{ files }` whether the service worker
+   *  holds the page's files, `{ libraries }` whether the computed libraries are stored. */
+  async kept() {
+    await ready;
+    const [files, libraries] = await Promise.all([offline, engine.rpc.call('kept')]);
+    return { files, libraries };
   },
   /** Test hook: destroys the worker's WebGPU device, as a driver reset would (0 on the CPU). */
   async simulateDeviceLoss() {
@@ -174,10 +198,11 @@ function setUpCifarMode() {
   $('eps').oninput();
   $('attack').textContent = 'Run PGD on this image';
   $('cifar').replaceChildren('This is the CIFAR-10 mode. ', link('./', 'Back to the MNIST digits.'));
-  $('source').textContent = 'CIFAR-10 images and ResNet44 weights (akamaster/pytorch_resnet_cifar10, BSD-2-Clause) from ../shared at build time';
+  $('source').textContent = 'CIFAR-10 images and ResNet44 weights (akamaster/pytorch_resnet_cifar10, BSD-2-Clause)';
 }
 
-/** Links the CIFAR-10 mode when the build made it; otherwise says how to enable it. */
+/** Links the CIFAR-10 mode when the build made it; otherwise says, in one line, that it is not
+ *  there (building it is the README's business, not a visitor's). */
 async function offerCifarMode() {
   const res = await fetch('model-cifar/manifest.json', { method: 'GET' }).catch(() => null);
   if (res?.ok) {

@@ -2,8 +2,12 @@
 // while the network, the libraries or PGD run. Messages: {id, op, args} → {id, ok, result|error}.
 import init, { Hapscope, exemplarHaps, preprocess, photoInk, checkUpload, uploadHeadBytes } from './pkg/hapscope_web.js';
 import { Rpc } from './rpc.js';
+import { rowsKey, readRows, writeRows, dropRows } from './store.js';
 
 let model = null;
+// The write of this load's libraries for the next visit (resolves to whether they are kept).
+let keptWrite = Promise.resolve(false);
+const KEEP_AFTER_MS = 500;
 let wasmMemory = null;
 let dir = 'model';
 let input = [1, 28, 28];
@@ -53,17 +57,40 @@ async function load({ backend, model: which = 'model' }) {
     throw new Error(`${dir}/manifest.json: file names missing or invalid`);
   }
   // The LeNet's node vectors are recomputed from the exemplars, shared among helper workers
-  // (started now, so they initialise during the download); ResNet44's libraries store theirs.
+  // (started now, so they initialise during the download) — or, on a return visit, read
+  // from what the first visit kept (store.js). ResNet44's libraries store theirs.
   const lenet = (manifest.network ?? 'lenet') === 'lenet';
-  const helpers = lenet ? spawnHelpers(mod) : [];
-  const [weights, exemplars, ...rest] = await Promise.all(files.map(fetchBytes));
+  const key = lenet ? await rowsKey(await manifestBytes) : null;
+  const download = Promise.all(files.map(fetchBytes));
+  const kept = lenet ? await readRows(key) : null;
+  const helpers = lenet && !kept ? spawnHelpers(mod) : [];
+  const [weights, exemplars, ...rest] = await download;
   const detectors = manifest.detectors ? rest.pop() : undefined;
   const libraries = rest;
   const t1 = performance.now();
   // The helpers take the network, input shape and taps from the manifest, as the loader does.
-  const haps = lenet ? await shareHaps([await manifestBytes, weights, exemplars], manifest.exemplar_ids.length, helpers) : undefined;
+  const manifestRaw = await manifestBytes;
+  const haps = lenet && !kept
+    ? await shareHaps([manifestRaw, weights, exemplars], manifest.exemplar_ids.length, helpers)
+    : undefined;
   const th = performance.now();
-  model = await Hapscope.load(await manifestBytes, weights, exemplars, libraries, backend, haps, detectors);
+  let cached = Boolean(kept);
+  try {
+    model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, haps, detectors, kept ?? undefined);
+  } catch (err) {
+    if (!kept) throw err;
+    // Kept rows this build refuses (damaged, or from another build): forget them, recompute.
+    console.warn(`hapscope: ${err.message}; recomputing the libraries`);
+    await dropRows(key);
+    cached = false;
+    model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, undefined, detectors);
+  }
+  // Kept for the next visit once this one has had time to answer: hashing and storing
+  // ≈ 25 MB would otherwise hold up the first analysis. Not waited for (`kept` can).
+  const rows = lenet && !cached ? model.takeNodeRows() : [];
+  keptWrite = rows.length
+    ? new Promise((resolve) => setTimeout(resolve, KEEP_AFTER_MS)).then(() => writeRows(key, rows))
+    : Promise.resolve(cached);
   const info = model.info();
   input = info.input;
   const t2 = performance.now();
@@ -71,6 +98,8 @@ async function load({ backend, model: which = 'model' }) {
     ...info,
     loadMs: t2 - t0,
     phases: { downloadAndCompileMs: t1 - t0, exemplarHapsMs: th - t1, librariesMs: t2 - th },
+    // Whether the libraries came from what an earlier visit kept (no exemplar passes).
+    keptLibraries: cached,
     // The page draws the nearest exemplars from these (checked by the load); no second download.
     exemplars: { bytes: exemplars, ids: manifest.exemplar_ids, labels: manifest.exemplar_labels, shape: input },
   };
@@ -179,6 +208,7 @@ const ops = {
     return { digit, analysis: await model.analyze(digit) };
   },
   memory: () => ({ wasmBytes: wasmMemory.buffer.byteLength }),
+  kept: () => keptWrite,
   loseDevice: () => {
     devices.forEach((d) => d.destroy());
     return devices.length;

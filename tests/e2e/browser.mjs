@@ -22,10 +22,13 @@ export async function launch({ webgpu = true } = {}) {
 }
 
 /** Opens the page on `backend` (`model: 'cifar'` for the CIFAR-10 mode); `requests` collects
- *  every request it makes ({method, url}), its workers' included. */
-export async function open(browser, backend, requests = [], { model } = {}) {
-  const page = await browser.newPage();
+ *  every request it makes ({method, url}), its workers' included, and `responses` every
+ *  response ({url, status, fromServiceWorker}). A fresh browser context each time, unless
+ *  `context` is given (a return visit: the same storage and service worker). */
+export async function open(browser, backend, requests = [], { model, context, responses = [] } = {}) {
+  const page = await (context ?? browser).newPage();
   page.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
+  page.on('response', (r) => responses.push({ url: r.url(), status: r.status(), fromServiceWorker: r.fromServiceWorker() }));
   page.on('console', (m) => { if (m.type() === 'error') console.error(`[page ${backend}] ${m.text()}`); });
   page.on('pageerror', (e) => console.error(`[page ${backend}] ${e.message}`));
   const t0 = Date.now();

@@ -11,7 +11,9 @@ use hapscope_models::experiment::HostTaps;
 use hapscope_models::network::Network;
 use hapscope_models::page::build::exemplar_taps;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
-use hapscope_models::page::model::{Analysis, DetectorReading, LayerAnalysis, PageModel};
+use hapscope_models::page::model::{
+    Analysis, DetectorReading, LayerAnalysis, PageModel, node_rows as node_rows_of,
+};
 use hapscope_models::pgd::{PgdConfig, PgdSpace, check_eps, pgd, try_pgd_objective};
 use hapscope_models::taps::answers_from_logits;
 use js_sys::{Array, Float32Array, Uint8Array};
@@ -29,15 +31,49 @@ struct State {
     net: Network,
     net_ad: Network,
     model: PageModel,
-    /// The detectors' differentiable terms on the autodiff device (the adaptive attack);
-    /// `None` for a bundle without detectors.
-    surrogate: Option<Surrogate>,
+    /// The detectors' differentiable terms on the autodiff device (the adaptive attack),
+    /// made at the first adaptive attack (not every visitor asks for one); `None` inside for
+    /// a bundle without detectors.
+    surrogate: std::cell::OnceCell<Option<Surrogate>>,
     /// `[channels, height, width]` of an input.
     input: [usize; 3],
     /// The tapped layers, as the bundle lists them.
     layers: Vec<String>,
     network: String,
     classes: Vec<String>,
+    /// The libraries' node HAPs this load computed, until the page takes them
+    /// ([`Hapscope::take_node_rows`]) to keep for its next visit.
+    node_rows: std::cell::RefCell<Vec<Vec<f32>>>,
+    /// Milliseconds of each step of the load, in order (`info().load_phases`).
+    phases: Vec<(&'static str, f64)>,
+}
+
+impl State {
+    /// The adaptive attacker's surrogate, made on first use.
+    fn surrogate(&self) -> Option<&Surrogate> {
+        self.surrogate
+            .get_or_init(|| {
+                let d = self.model.detectors.as_ref()?;
+                let views: Vec<LayerView<'_>> = self
+                    .model
+                    .layers
+                    .iter()
+                    .zip(&d.layers)
+                    .map(|(l, p)| LayerView {
+                        library: &l.library,
+                        links: &l.links,
+                        detector: Some(LayerParts {
+                            node_classes: &p.node_classes,
+                            features: p.features,
+                            gaussian: &p.gaussian,
+                        }),
+                    })
+                    .collect();
+                let taps: Vec<usize> = (0..views.len()).collect();
+                Surrogate::from_views(&taps, &views, self.classes.len(), d.squeeze_bits, &self.ad)
+            })
+            .as_ref()
+    }
 }
 
 /// What `analyze` resolves to (the page's and `window.hapscope`'s shape).
@@ -117,6 +153,10 @@ struct Info<'a> {
     calibration_digits: usize,
     top_a: usize,
     detectors: Option<DetectorsInfo>,
+    /// Milliseconds of each step of the load: parsing and checking the bundle, the node
+    /// rows (exemplar passes, or the check of kept ones), the libraries and detectors, the
+    /// backend and networks.
+    load_phases: std::collections::BTreeMap<&'static str, f64>,
 }
 
 fn js_err(e: impl std::fmt::Display) -> JsValue {
@@ -192,7 +232,14 @@ impl State {
             }
             None => f64::NAN,
         };
-        Ok((HostTaps { layers, answers }, squeeze))
+        Ok((
+            HostTaps {
+                layers,
+                answers,
+                logits,
+            },
+            squeeze,
+        ))
     }
 
     async fn analysis(&self, px: &[f32]) -> Result<(Analysis, Timings), JsValue> {
@@ -296,7 +343,11 @@ impl Hapscope {
     /// `haps`, when given, holds every exemplar's HAPs per layer (as [`exemplar_haps`]
     /// returns them, concatenated in row order) so several workers can share the work.
     /// `detectors` is the bundle's detectors file (`manifest.detectors.file`), required when
-    /// the manifest lists one.
+    /// the manifest lists one. `nodeRows`, when given, are the libraries' node HAPs a
+    /// previous load of this build computed ([`Hapscope::take_node_rows`]): no exemplar
+    /// passes at all. They are checked (lengths, finite, non-zero rows); damaged ones reject
+    /// the load, and the page then loads again without them.
+    #[allow(clippy::too_many_arguments)]
     pub async fn load(
         manifest: Vec<u8>,
         weights: Vec<u8>,
@@ -305,28 +356,48 @@ impl Hapscope {
         backend: String,
         haps: Option<Array>,
         detectors: Option<Vec<u8>>,
+        node_rows: Option<Array>,
     ) -> Result<Hapscope, JsValue> {
+        let mut clock = now();
+        let mut phases = Vec::new();
+        let mut lap = |name: &'static str, phases: &mut Vec<(&'static str, f64)>| {
+            let t = now();
+            phases.push((name, t - clock));
+            clock = t;
+        };
         let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?
             .with_detectors(detectors)
             .map_err(js_err)?;
+        lap("bundle", &mut phases);
         let m = &bundle.manifest;
         let layers: Vec<&str> = m.layers.iter().map(|l| l.name.as_str()).collect();
         let load = |d: &Device| Network::from_bytes(&m.network, &bundle.weights, d).map_err(js_err);
         let cpu = Device::flex();
         let net_cpu = load(&cpu)?;
-        let haps = match haps {
-            _ if bundle.stores_vectors() => Vec::new(),
-            Some(h) => h
+        let floats = |arrays: Array, what: &str| {
+            arrays
                 .iter()
                 .map(|a| a.dyn_into::<Float32Array>().map(|a| a.to_vec()))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| js_err("haps must be Float32Arrays"))?,
-            None => {
+                .map_err(|_| js_err(format!("{what} must be Float32Arrays")))
+        };
+        // Node rows that came from the page's cache are not handed back to it.
+        let (rows, computed) = match (haps, node_rows) {
+            _ if bundle.stores_vectors() => (Vec::new(), false),
+            (_, Some(r)) => (floats(r, "nodeRows")?, false),
+            (Some(h), None) => (
+                node_rows_of(&bundle, &floats(h, "haps")?).map_err(js_err)?,
+                true,
+            ),
+            (None, None) => {
                 let all = 0..m.exemplar_ids.len();
-                haps_of(&net_cpu, &bundle.exemplars, m.input, all, &layers).await?
+                let haps = haps_of(&net_cpu, &bundle.exemplars, m.input, all, &layers).await?;
+                (node_rows_of(&bundle, &haps).map_err(js_err)?, true)
             }
         };
-        let model = PageModel::from_exemplar_haps(&bundle, &haps).map_err(js_err)?;
+        lap("rows", &mut phases);
+        let model = PageModel::from_node_rows(&bundle, &rows).map_err(js_err)?;
+        lap("model", &mut phases);
         let (kind, device, fallback) = choose(&backend).await.map_err(js_err)?;
         let net = match kind {
             Kind::Cpu => net_cpu,
@@ -334,24 +405,7 @@ impl Hapscope {
         };
         let ad = device.clone().autodiff();
         let net_ad = load(&ad)?.freeze();
-        let surrogate = model.detectors.as_ref().and_then(|d| {
-            let views: Vec<LayerView<'_>> = model
-                .layers
-                .iter()
-                .zip(&d.layers)
-                .map(|(l, p)| LayerView {
-                    library: &l.library,
-                    links: &l.links,
-                    detector: Some(LayerParts {
-                        node_classes: &p.node_classes,
-                        features: p.features,
-                        gaussian: &p.gaussian,
-                    }),
-                })
-                .collect();
-            let taps: Vec<usize> = (0..views.len()).collect();
-            Surrogate::from_views(&taps, &views, m.classes.len(), d.squeeze_bits, &ad)
-        });
+        lap("backend", &mut phases);
         Ok(Hapscope(Rc::new(State {
             kind,
             fallback,
@@ -360,12 +414,25 @@ impl Hapscope {
             net,
             net_ad,
             model,
-            surrogate,
+            surrogate: std::cell::OnceCell::new(),
             input: m.input,
             layers: layers.iter().map(|l| l.to_string()).collect(),
             network: m.network.clone(),
             classes: m.classes.clone(),
+            node_rows: std::cell::RefCell::new(if computed { rows } else { Vec::new() }),
+            phases,
         })))
+    }
+
+    /// The libraries' node HAPs this load computed from the exemplars (one `Float32Array`
+    /// per layer, nodes × dim, node order), handed over once: empty after the first call,
+    /// for a bundle that stores its vectors, and when the load was given `nodeRows`.
+    #[wasm_bindgen(js_name = takeNodeRows)]
+    pub fn take_node_rows(&self) -> Array {
+        let rows = std::mem::take(&mut *self.0.node_rows.borrow_mut());
+        rows.iter()
+            .map(|r| Float32Array::from(r.as_slice()))
+            .collect()
     }
 
     /// The backend in use: `"webgpu"` or `"cpu"`.
@@ -405,6 +472,7 @@ impl Hapscope {
                 false_positive_rate: d.false_positive_rate,
                 names: Detector::ALL.iter().map(|x| x.name()).collect(),
             }),
+            load_phases: s.phases.iter().copied().collect(),
         })
     }
 
@@ -437,7 +505,7 @@ impl Hapscope {
             check_pixels(&pixels, s.input)?;
             check_eps(eps).map_err(js_err)?;
             let adaptive = adaptive.unwrap_or(false);
-            if adaptive && s.surrogate.is_none() {
+            if adaptive && s.surrogate().is_none() {
                 return Err(js_err(
                     "the adaptive attack needs a bundle with detectors (this one has CPL only)",
                 ));
@@ -450,7 +518,7 @@ impl Hapscope {
                 Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &s.device);
             let cfg = PgdConfig::new(eps).with_seed(u64::from(seed));
             let net_ad = &s.net_ad;
-            let adv = match (&s.surrogate, &s.model.detectors) {
+            let adv = match (s.surrogate(), &s.model.detectors) {
                 (Some(sur), Some(d)) if adaptive => {
                     let layers: Vec<&str> = s.layers.iter().map(String::as_str).collect();
                     let forward = |p: Tensor<4>| net_ad.forward_layers(p, &layers);

@@ -20,7 +20,7 @@ use hapscope_models::page::manifest::{
 use hapscope_models::page::model::exemplar_pixels;
 use hapscope_models::weights::lenet_from_bytes;
 use hapscope_web::Hapscope;
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Float32Array, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -133,6 +133,16 @@ async fn load_with(
     manifest: Vec<u8>,
     detectors: Option<Vec<u8>>,
 ) -> Result<Hapscope, String> {
+    load_rows(backend, libs, manifest, detectors, None).await
+}
+
+async fn load_rows(
+    backend: &str,
+    libs: &[Vec<u8>],
+    manifest: Vec<u8>,
+    detectors: Option<Vec<u8>>,
+    rows: Option<Array>,
+) -> Result<Hapscope, String> {
     let (_, ex, _) = bundle();
     let arr = Array::new();
     for l in libs {
@@ -146,6 +156,7 @@ async fn load_with(
         backend.into(),
         None,
         detectors,
+        rows,
     )
     .await
     .map_err(|e| js_sys::Error::from(e).message().into())
@@ -291,6 +302,59 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
         .await
         .unwrap_err();
     assert!(String::from(js_sys::Error::from(e).message()).contains("detectors"));
+}
+
+/// A return visit: the node rows one load computed rebuild the same model in the next (the
+/// same analysis, bit for bit), are handed over once, and damaged ones reject the load with
+/// the layer named.
+#[wasm_bindgen_test]
+async fn node_rows_of_one_load_rebuild_the_next_and_damaged_ones_are_refused() {
+    let (manifest, ex, libs) = bundle();
+    let px: Vec<f32> = ex[784..1568]
+        .iter()
+        .map(|&b| f32::from(b) / 255.0)
+        .collect();
+    let first = load("cpu", &libs).await.unwrap();
+    let rows = first.take_node_rows();
+    assert_eq!(rows.length(), 4);
+    assert_eq!(first.take_node_rows().length(), 0, "handed over once");
+    let analysis = |h: Hapscope| {
+        let px = px.clone();
+        async move { summary(&JsFuture::from(h.analyze(px)).await.unwrap()) }
+    };
+    let copy = |rows: &Array| -> Array { rows.iter().map(|r| Float32Array::new(&r)).collect() };
+    let again = load_rows("cpu", &libs, manifest.clone(), None, Some(copy(&rows)))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.take_node_rows().length(),
+        0,
+        "cached rows are not handed back"
+    );
+    let (a, b) = (analysis(first).await, analysis(again).await);
+    assert_eq!((a.0, &a.1), (b.0, &b.1));
+    assert_eq!(a.2.to_bits(), b.2.to_bits(), "CPL {} vs {}", a.2, b.2);
+
+    let nan = copy(&rows);
+    Float32Array::from(nan.get(1)).set_index(5, f32::NAN);
+    let e = load_rows("cpu", &libs, manifest.clone(), None, Some(nan))
+        .await
+        .err()
+        .unwrap();
+    assert!(e.contains("layer CN2") && e.contains("non-finite"), "{e}");
+    let short = copy(&rows);
+    let cut = Float32Array::from(short.get(2));
+    short.set(2, cut.subarray(0, cut.length() - 1).into());
+    let e = load_rows("cpu", &libs, manifest.clone(), None, Some(short))
+        .await
+        .err()
+        .unwrap();
+    assert!(e.contains("layer FC1") && e.contains("HAP values"), "{e}");
+    let e = load_rows("cpu", &libs, manifest, None, Some(rows.slice(0, 3)))
+        .await
+        .err()
+        .unwrap();
+    assert!(e.contains("3 layers"), "{e}");
 }
 
 #[wasm_bindgen_test]

@@ -119,8 +119,77 @@ pub fn dist() -> Result {
         let from = root.join(FULL_RUN).join(f);
         fs::copy(&from, figs.join(f)).map_err(io(&from))?;
     }
+    offline_files(&dist)?;
     eprintln!("xtask: built {}", dist.display());
     Ok(())
+}
+
+/// Every file of `dir` (recursively), as paths relative to it with `/` separators, sorted.
+fn files_under(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result {
+    for e in fs::read_dir(dir).map_err(io(dir))? {
+        let e = e.map_err(io(dir))?;
+        let name = e
+            .file_name()
+            .into_string()
+            .map_err(|n| format!("non-UTF-8 name {n:?}"))?;
+        let path = format!("{rel}{name}");
+        if e.path().is_dir() {
+            files_under(&e.path(), &format!("{path}/"), out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(())
+}
+
+/// Writes this build's id and file list into `dist/sw.js` (the service worker that caches
+/// them after a first visit: see its header), and the id into `dist/store.js` (the
+/// libraries a visit keeps are this build's). The CIFAR-10 mode's files are left out (it
+/// caches them when the mode is first opened), and so is the worker itself (browsers fetch
+/// it fresh to look for updates). The id is a hash of every listed file's path and bytes.
+fn offline_files(dist: &Path) -> Result {
+    use std::hash::{Hash, Hasher};
+    let mut all = Vec::new();
+    files_under(dist, "", &mut all)?;
+    let files: Vec<String> = all
+        .into_iter()
+        .filter(|f| f != "sw.js" && !f.starts_with("model-cifar/"))
+        .collect();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in &files {
+        let p = dist.join(f);
+        f.hash(&mut h);
+        fs::read(&p).map_err(io(&p))?.hash(&mut h);
+    }
+    // The page itself is also asked for as the directory (`/`, `/?model=cifar`).
+    let quoted: Vec<String> = std::iter::once("./".to_string())
+        .chain(files.iter().cloned())
+        .map(|f| format!("'{f}'"))
+        .collect();
+    let build = (
+        "const BUILD = 'unbuilt';",
+        format!("const BUILD = '{:016x}';", h.finish()),
+    );
+    let list = (
+        "const FILES = [];",
+        format!("const FILES = [{}];", quoted.join(", ")),
+    );
+    fill(&dist.join("sw.js"), &[&build, &list])?;
+    // The libraries kept between visits belong to the build that computed them.
+    fill(&dist.join("store.js"), &[&build])
+}
+
+/// Replaces each `(line, with)` in the file at `path`; every line must be there.
+fn fill(path: &Path, lines: &[&(&str, String)]) -> Result {
+    let mut text = fs::read_to_string(path).map_err(io(path))?;
+    for (line, with) in lines {
+        if !text.contains(line) {
+            return Err(format!("{}: no `{line}` to fill in", path.display()));
+        }
+        text = text.replace(line, with);
+    }
+    fs::write(path, text).map_err(io(path))
 }
 
 /// The CIFAR-10 mode's bundle (`hapscope page-cifar`) into `out`, when the ResNet44 weights

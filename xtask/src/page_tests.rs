@@ -129,7 +129,9 @@ pub fn bench() -> Result {
         }
     }
     rows.sort_by_key(|r| std::cmp::Reverse(r.2));
-    let json = node_against_dist("tests/e2e/bench.mjs", &[], true)?;
+    let runs: Vec<String> = (0..BENCH_RUNS)
+        .map(|_| node_against_dist("tests/e2e/bench.mjs", &[], true))
+        .collect::<Result<_>>()?;
     let mb = |b: usize| b as f64 / 1e6;
     println!("## Transfer (dist/, gzip -9 as a static host serves it)\n");
     println!("| file | bytes | gzipped |\n|---|---:|---:|");
@@ -150,69 +152,110 @@ pub fn bench() -> Result {
         );
     }
     println!("## Timings, headless Chromium on this machine\n");
-    println!("{}", timing_table(&json)?);
+    println!("{}", timing_table(&runs)?);
     Ok(())
 }
 
-/// Formats bench.mjs's JSON (`{cpu: {...}, webgpu: {...}}`) as a Markdown table.
-fn timing_table(json: &str) -> Result<String> {
-    let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| format!("bench output is not JSON ({e}): {json}"))?;
-    let mut t = String::from(
-        "| backend | load (libraries built) | first answer after navigation (budget 3 s) | `analyze` median (budget 20 ms) | PGD-40, one digit (budget 1 s) |\n|---|---:|---:|---:|---:|\n",
+/// Runs of `tests/e2e/bench.mjs` whose medians and spread `bench-page` reports.
+const BENCH_RUNS: usize = 3;
+
+/// `median (min–max)` of `v` with `digits` decimals (just the value for one run).
+fn spread(v: &mut [f64], digits: usize) -> String {
+    v.sort_by(f64::total_cmp);
+    let m = v[v.len() / 2];
+    if v.len() == 1 {
+        return format!("{m:.digits$}");
+    }
+    format!(
+        "{m:.digits$} ({:.digits$}–{:.digits$})",
+        v[0],
+        v[v.len() - 1]
+    )
+}
+
+/// Formats bench.mjs's JSON outputs (each `{cpu: {...}, "cpu-return": {...}, webgpu: …}`)
+/// as Markdown tables: per backend the median and range over the runs of each budget, then
+/// where a cold load's time goes.
+fn timing_table(runs: &[String]) -> Result<String> {
+    let vs: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|j| {
+            serde_json::from_str(j).map_err(|e| format!("bench output is not JSON ({e}): {j}"))
+        })
+        .collect::<Result<_>>()?;
+    let first = vs.first().ok_or("no bench runs")?;
+    let mut t = format!(
+        "Median (min–max) of {} runs, ms.\n\n| backend | load (libraries built) | first answer after navigation | first answer, return visit | `analyze` median | PGD-40, one image |\n|---|---:|---:|---:|---:|---:|\n",
+        vs.len()
     );
-    for (key, label) in [
+    let mut phases = String::from(
+        "\n| cold load, where the time goes (ms) | download and compile | exemplar passes | libraries and detectors |\n|---|---:|---:|---:|\n",
+    );
+    let rows = [
         ("cpu", "CPU (burn-flex, wasm SIMD128)"),
         ("webgpu", "WebGPU — SwiftShader, a software GPU"),
         (
             "cifar-cpu",
             "CIFAR-10 mode (ResNet44), CPU — PGD at ε 8/255",
         ),
-    ] {
+    ];
+    for (key, label) in rows {
         // The CIFAR-10 mode is there only where the build found ../shared.
-        if key == "cifar-cpu" && v.get(key).is_none() {
+        if key == "cifar-cpu" && first.get(key).is_none() {
             continue;
         }
-        let num = |k: &str| {
-            v[key][k]
-                .as_f64()
-                .ok_or(format!("bench output lacks {key}.{k}: {json}"))
+        let all = |k: &str, path: &[&str]| -> Result<Vec<f64>> {
+            vs.iter()
+                .map(|v| {
+                    path.iter()
+                        .fold(&v[k], |x, p| &x[*p])
+                        .as_f64()
+                        .ok_or(format!("bench output lacks {k}.{}: {v}", path.join(".")))
+                })
+                .collect()
         };
+        let return_key = format!("{key}-return");
         t.push_str(&format!(
-            "| {label} | {:.0} ms | {:.0} ms | {:.1} ms | {:.0} ms |\n",
-            num("loadMs")?,
-            num("firstAnswerMs")?,
-            num("analyzeMedianMs")?,
-            num("pgdMedianMs")?
+            "| {label} | {} | {} | {} | {} | {} |\n",
+            spread(&mut all(key, &["loadMs"])?, 0),
+            spread(&mut all(key, &["firstAnswerMs"])?, 0),
+            spread(&mut all(&return_key, &["firstAnswerMs"])?, 0),
+            spread(&mut all(key, &["analyzeMedianMs"])?, 1),
+            spread(&mut all(key, &["pgdMedianMs"])?, 0),
+        ));
+        phases.push_str(&format!(
+            "| {label} | {} | {} | {} |\n",
+            spread(&mut all(key, &["phases", "downloadAndCompileMs"])?, 0),
+            spread(&mut all(key, &["phases", "exemplarHapsMs"])?, 0),
+            spread(&mut all(key, &["phases", "librariesMs"])?, 0),
         ));
     }
-    Ok(t)
+    Ok(t + &phases)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn timing_table_reads_both_backends() {
-        let json = r#"{"cpu":{"backend":"cpu","loadMs":1964.2,"firstAnswerMs":2592,"analyzeMedianMs":11.34,"pgdMedianMs":198.4},"webgpu":{"backend":"webgpu","loadMs":1852,"firstAnswerMs":3480,"analyzeMedianMs":149.3,"pgdMedianMs":9844}}"#;
-        let t = super::timing_table(json).unwrap();
+    fn timing_table_reads_both_backends_and_takes_medians() {
+        let run = |cpu: f64| {
+            format!(
+                r#"{{"cpu":{{"loadMs":{cpu},"firstAnswerMs":2592,"analyzeMedianMs":11.34,"pgdMedianMs":198.4,"phases":{{"downloadAndCompileMs":600,"exemplarHapsMs":900,"librariesMs":300}}}},"cpu-return":{{"firstAnswerMs":420}},"webgpu":{{"loadMs":1852,"firstAnswerMs":3480,"analyzeMedianMs":149.3,"pgdMedianMs":9844,"phases":{{"downloadAndCompileMs":1,"exemplarHapsMs":2,"librariesMs":3}}}},"webgpu-return":{{"firstAnswerMs":900}}}}"#
+            )
+        };
+        let t = super::timing_table(&[run(1964.2), run(2100.0), run(1800.0)]).unwrap();
         assert!(
-            t.contains("| CPU (burn-flex, wasm SIMD128) | 1964 ms | 2592 ms | 11.3 ms | 198 ms |"),
+            t.contains("| CPU (burn-flex, wasm SIMD128) | 1964 (1800–2100) | 2592 (2592–2592) | 420 (420–420) | 11.3 (11.3–11.3) | 198 (198–198) |"),
             "{t}"
         );
         assert!(
-            t.contains("| 1852 ms | 3480 ms | 149.3 ms | 9844 ms |"),
+            t.contains("| 600 (600–600) | 900 (900–900) | 300 (300–300) |"),
             "{t}"
         );
+        assert!(t.starts_with("Median (min–max) of 3 runs"), "{t}");
         assert!(!t.contains("CIFAR-10"), "{t}");
-        assert!(super::timing_table(r#"{"cpu":{}}"#).is_err());
-        let with_cifar = json.replace(
-            "}}",
-            r#"},"cifar-cpu":{"loadMs":1600,"firstAnswerMs":2100,"analyzeMedianMs":115.2,"pgdMedianMs":2400}}"#,
-        );
-        let t = super::timing_table(&with_cifar).unwrap();
-        assert!(
-            t.contains("CPU — PGD at ε 8/255 | 1600 ms | 2100 ms | 115.2 ms | 2400 ms |"),
-            "{t}"
-        );
+        let one = super::timing_table(&[run(1964.2)]).unwrap();
+        assert!(one.contains("| 1964 | 2592 | 420 | 11.3 | 198 |"), "{one}");
+        assert!(super::timing_table(&[r#"{"cpu":{}}"#.to_string()]).is_err());
+        assert!(super::timing_table(&[]).is_err());
     }
 }

@@ -44,14 +44,20 @@ fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
     let mut line = String::new();
     let mut reader = BufReader::new(stream.try_clone()?);
     reader.read_line(&mut line)?;
-    // Drain the headers.
+    // The headers: only If-None-Match matters (revalidation against the ETag).
     let mut h = String::new();
+    let mut if_none_match = None;
     while reader.read_line(&mut h)? > 2 {
+        if let Some((name, value)) = h.split_once(':')
+            && name.trim().eq_ignore_ascii_case("if-none-match")
+        {
+            if_none_match = Some(value.trim().to_string());
+        }
         h.clear();
     }
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    let (status, body, ctype) = match (method, resolve(root, target)) {
+    let (mut status, mut body, ctype) = match (method, resolve(root, target)) {
         ("GET" | "HEAD", Some(p)) => ("200 OK", std::fs::read(&p)?, content_type(&p)),
         ("GET" | "HEAD", None) => ("404 Not Found", b"not found\n".to_vec(), "text/plain"),
         _ => (
@@ -60,10 +66,21 @@ fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
             "text/plain",
         ),
     };
+    // `no-cache` with an ETag, as static hosts do: browsers revalidate every file and get
+    // a body-less 304 when it has not changed (the service worker's install, after a first
+    // visit, then costs no second download).
+    let etag = etag(&body);
+    let mut cache = format!("Cache-Control: no-cache\r\nETag: {etag}\r\n");
+    if status == "200 OK" && if_none_match.as_deref() == Some(etag.as_str()) {
+        status = "304 Not Modified";
+        body.clear();
+    } else if status != "200 OK" {
+        cache = "Cache-Control: no-store\r\n".to_string();
+    }
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\
          Content-Security-Policy: {CSP}\r\nX-Content-Type-Options: nosniff\r\n\
-         Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+         {cache}Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;
@@ -71,6 +88,14 @@ fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
         stream.write_all(&body)?;
     }
     stream.flush()
+}
+
+/// A strong validator of a file's bytes.
+fn etag(body: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    format!("\"{:016x}-{:x}\"", h.finish(), body.len())
 }
 
 /// Binds `127.0.0.1:port` (0 picks a free port) and serves `root` from background threads.

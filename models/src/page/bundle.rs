@@ -75,6 +75,14 @@ pub enum BundleError {
         /// The exemplar's source id.
         id: u32,
     },
+    /// A node's HAP holds NaN or ±∞ (node rows from a damaged cache).
+    #[error("layer {layer}: exemplar {id} has a non-finite HAP value")]
+    NonFiniteHap {
+        /// The layer.
+        layer: String,
+        /// The exemplar's source id.
+        id: u32,
+    },
     /// HAPs were given for a different number of layers than there are.
     #[error("{got} layers of HAPs for {expected} layers")]
     LayerCount {
@@ -86,14 +94,15 @@ pub enum BundleError {
     /// HAPs of no rows (no digits) where some are needed.
     #[error("HAPs of no rows")]
     NoRows,
-    /// A layer's HAPs are not one of `dim` values per exemplar.
-    #[error("layer {layer}: {got} HAP values for {rows} exemplars of dimension {dim}")]
+    /// A layer's HAPs are not one of `dim` values per row (per exemplar, or per node for
+    /// node rows).
+    #[error("layer {layer}: {got} HAP values for {rows} rows of dimension {dim}")]
     HapLength {
         /// The layer.
         layer: String,
         /// Values given.
         got: usize,
-        /// Exemplars.
+        /// Rows expected.
         rows: usize,
         /// The layer's HAP length.
         dim: usize,

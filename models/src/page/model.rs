@@ -109,47 +109,22 @@ pub(crate) fn layer_err(layer: &str) -> impl FnOnce(hapscope_core::Error) -> Bun
     }
 }
 
-impl PageModel {
-    /// Builds the layers from a bundle and the HAPs of **all** its exemplars:
-    /// `haps[l]` holds `exemplars × dim_l` values, rows in exemplar order. A library
-    /// artifact that stores its node vectors (the CIFAR-10 bundle) is used as stored, and
-    /// `haps` may then be empty.
-    pub fn from_exemplar_haps(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Self, BundleError> {
-        if bundle.stores_vectors() {
-            let layers: Vec<PageLayer> = bundle
-                .libraries
-                .iter()
-                .map(|a| {
-                    let library = a
-                        .library()
-                        .ok_or_else(|| BundleError::NoVectors {
-                            layer: a.layer.clone(),
-                        })?
-                        .map_err(layer_err(&a.layer))?;
-                    Ok(PageLayer {
-                        name: a.layer.clone(),
-                        library,
-                        links: a.links.clone(),
-                    })
-                })
-                .collect::<Result<_, BundleError>>()?;
-            let detectors = detectors_of(bundle, &layers)?;
-            return Ok(PageModel {
-                layers,
-                top_a: bundle.manifest.top_a,
-                calibration: bundle.manifest.calibration.clone(),
-                detectors,
-            });
-        }
-        let n = bundle.manifest.exemplar_ids.len();
-        if haps.len() != bundle.libraries.len() {
-            return Err(BundleError::LayerCount {
-                got: haps.len(),
-                expected: bundle.libraries.len(),
-            });
-        }
-        let mut layers = Vec::with_capacity(haps.len());
-        for (a, h) in bundle.libraries.iter().zip(haps) {
+/// Each library's node HAPs, gathered from the HAPs of **all** the bundle's exemplars
+/// (`haps[l]`: `exemplars × dim_l` values in exemplar order): `nodes_l × dim_l` values per
+/// layer, in node order, as computed — the input of [`PageModel::from_node_rows`].
+pub fn node_rows(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, BundleError> {
+    let n = bundle.manifest.exemplar_ids.len();
+    if haps.len() != bundle.libraries.len() {
+        return Err(BundleError::LayerCount {
+            got: haps.len(),
+            expected: bundle.libraries.len(),
+        });
+    }
+    bundle
+        .libraries
+        .iter()
+        .zip(haps)
+        .map(|(a, h)| {
             let dim = a.dim;
             if h.len() != n * dim {
                 return Err(BundleError::HapLength {
@@ -169,23 +144,91 @@ impl PageModel {
                     })?;
                 raw.extend_from_slice(&h[row * dim..][..dim]);
             }
-            let mut unit = vec![0.0; raw.len()];
-            let mut nonzero = vec![false; a.nodes()];
-            normalize_rows(&raw, dim, &mut unit, &mut nonzero);
-            if let Some(i) = nonzero.iter().position(|&nz| !nz) {
-                return Err(BundleError::ZeroHap {
-                    layer: a.layer.clone(),
-                    id: a.source_ids[i],
+            Ok(raw)
+        })
+        .collect()
+}
+
+impl PageModel {
+    /// Builds the layers from a bundle and the HAPs of **all** its exemplars:
+    /// `haps[l]` holds `exemplars × dim_l` values, rows in exemplar order. A library
+    /// artifact that stores its node vectors (the CIFAR-10 bundle) is used as stored, and
+    /// `haps` may then be empty. The same as [`PageModel::from_node_rows`] on
+    /// [`node_rows`]`(bundle, haps)`.
+    pub fn from_exemplar_haps(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Self, BundleError> {
+        if bundle.stores_vectors() {
+            return Self::from_node_rows(bundle, &[]);
+        }
+        Self::from_node_rows(bundle, &node_rows(bundle, haps)?)
+    }
+
+    /// Builds the layers from each library's node HAPs as computed (not yet unit length):
+    /// `rows[l]` holds `nodes_l × dim_l` values in the library's node order — what
+    /// [`node_rows`] gathers, and what the page keeps between visits. Checked: one entry per
+    /// layer, the lengths, and every row finite and not all zero. Ignored (may be empty) for a
+    /// bundle whose libraries store their vectors.
+    pub fn from_node_rows(bundle: &Bundle, rows: &[Vec<f32>]) -> Result<Self, BundleError> {
+        let layers = if bundle.stores_vectors() {
+            bundle
+                .libraries
+                .iter()
+                .map(|a| {
+                    let library = a
+                        .library()
+                        .ok_or_else(|| BundleError::NoVectors {
+                            layer: a.layer.clone(),
+                        })?
+                        .map_err(layer_err(&a.layer))?;
+                    Ok(PageLayer {
+                        name: a.layer.clone(),
+                        library,
+                        links: a.links.clone(),
+                    })
+                })
+                .collect::<Result<_, BundleError>>()?
+        } else {
+            if rows.len() != bundle.libraries.len() {
+                return Err(BundleError::LayerCount {
+                    got: rows.len(),
+                    expected: bundle.libraries.len(),
                 });
             }
-            let library = Library::from_parts(dim, a.theta, unit, a.source_ids.clone())
-                .map_err(layer_err(&a.layer))?;
-            layers.push(PageLayer {
-                name: a.layer.clone(),
-                library,
-                links: a.links.clone(),
-            });
-        }
+            let mut layers = Vec::with_capacity(rows.len());
+            for (a, raw) in bundle.libraries.iter().zip(rows) {
+                let dim = a.dim;
+                if raw.len() != a.nodes() * dim {
+                    return Err(BundleError::HapLength {
+                        layer: a.layer.clone(),
+                        got: raw.len(),
+                        rows: a.nodes(),
+                        dim,
+                    });
+                }
+                if let Some(i) = raw.iter().position(|v| !v.is_finite()) {
+                    return Err(BundleError::NonFiniteHap {
+                        layer: a.layer.clone(),
+                        id: a.source_ids[i / dim.max(1)],
+                    });
+                }
+                let mut unit = vec![0.0; raw.len()];
+                let mut nonzero = vec![false; a.nodes()];
+                normalize_rows(raw, dim, &mut unit, &mut nonzero);
+                if let Some(i) = nonzero.iter().position(|&nz| !nz) {
+                    return Err(BundleError::ZeroHap {
+                        layer: a.layer.clone(),
+                        id: a.source_ids[i],
+                    });
+                }
+                let library = Library::from_parts(dim, a.theta, unit, a.source_ids.clone())
+                    .map_err(layer_err(&a.layer))?;
+                layers.push(PageLayer {
+                    name: a.layer.clone(),
+                    library,
+                    links: a.links.clone(),
+                });
+            }
+            layers
+        };
         let detectors = detectors_of(bundle, &layers)?;
         Ok(PageModel {
             layers,
@@ -385,6 +428,56 @@ mod tests {
         let e = PageModel::from_exemplar_haps(&missing, &good_haps()).unwrap_err();
         assert!(
             matches!(&e, BundleError::NoExemplar { layer, id: 7 } if layer == "A"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn node_rows_rebuild_the_same_model_and_damaged_ones_are_refused() {
+        let b = bundle();
+        let rows = node_rows(&b, &good_haps()).unwrap();
+        let nodes: Vec<usize> = b.libraries.iter().map(|a| a.nodes()).collect();
+        for ((r, a), n) in rows.iter().zip(&b.libraries).zip(&nodes) {
+            assert_eq!(r.len(), n * a.dim);
+        }
+        // Through the page's cache the rows come back as the same f32s: the same model.
+        let from_haps = PageModel::from_exemplar_haps(&b, &good_haps()).unwrap();
+        let from_rows = PageModel::from_node_rows(&b, &rows).unwrap();
+        for (x, y) in from_haps.layers.iter().zip(&from_rows.layers) {
+            assert_eq!(x.library.vectors(), y.library.vectors());
+            assert_eq!(x.library.source_ids(), y.library.source_ids());
+        }
+        let e = PageModel::from_node_rows(&b, &rows[..1]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::LayerCount {
+                    got: 1,
+                    expected: 2
+                }
+            ),
+            "{e:?}"
+        );
+        let mut short = rows.clone();
+        short[1].pop();
+        let e = PageModel::from_node_rows(&b, &short).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::HapLength { layer, rows, dim: 3, .. } if layer == "B" && *rows == nodes[1]),
+            "{e:?}"
+        );
+        let mut nan = rows.clone();
+        nan[0][0] = f32::NAN;
+        let e = PageModel::from_node_rows(&b, &nan).unwrap_err();
+        let first = b.libraries[0].source_ids[0];
+        assert!(
+            matches!(&e, BundleError::NonFiniteHap { layer, id } if layer == "A" && *id == first),
+            "{e:?}"
+        );
+        let mut zero = rows;
+        zero[0][..3].fill(0.0);
+        let e = PageModel::from_node_rows(&b, &zero).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::ZeroHap { layer, id } if layer == "A" && *id == first),
             "{e:?}"
         );
     }
