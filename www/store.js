@@ -10,7 +10,8 @@ const BUILD = 'unbuilt';
 const DB = 'hapscope';
 const STORE = 'node-rows';
 
-async function sha256Hex(bytes) {
+/** SHA-256 of `bytes`, lowercase hex, by the browser (native code, not wasm). */
+export async function sha256Hex(bytes) {
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -2,7 +2,7 @@
 // while the network, the libraries or PGD run. Messages: {id, op, args} → {id, ok, result|error}.
 import init, { Hapscope, exemplarHaps, preprocess, photoInk, checkUpload, uploadHeadBytes } from './pkg/hapscope_web.js';
 import { Rpc } from './rpc.js';
-import { rowsKey, readRows, writeRows, dropRows } from './store.js';
+import { rowsKey, readRows, writeRows, dropRows, sha256Hex } from './store.js';
 
 let model = null;
 // The write of this load's libraries for the next visit (resolves to whether they are kept).
@@ -38,14 +38,14 @@ async function load({ backend, model: which = 'model' }) {
   if (!['model', 'model-cifar'].includes(which)) throw new Error(`no model ${which}`);
   dir = which;
   const t0 = performance.now();
-  // Compile the wasm while the model downloads; the compiled module is shared with the helpers.
+  // Compile the wasm while the model downloads — and, on a return visit, while the kept
+  // libraries are read — the compiled module is shared with the helpers.
   const module = WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)));
-  const manifestBytes = fetchBytes('manifest.json');
-  const mod = await module;
-  wasmMemory = (await init({ module_or_path: mod })).memory;
+  module.catch(() => {}); // awaited below; an early failure of another step must not leave it unhandled
+  const manifestRaw = await fetchBytes('manifest.json');
   let manifest;
   try {
-    manifest = JSON.parse(new TextDecoder().decode(await manifestBytes));
+    manifest = JSON.parse(new TextDecoder().decode(manifestRaw));
   } catch (e) {
     throw new Error(`${dir}/manifest.json: not JSON or not readable (${e.message})`);
   }
@@ -56,34 +56,39 @@ async function load({ backend, model: which = 'model' }) {
   if (files.some((f) => typeof f !== 'string' || f.includes('/'))) {
     throw new Error(`${dir}/manifest.json: file names missing or invalid`);
   }
-  // The LeNet's node vectors are recomputed from the exemplars, shared among helper workers
-  // (started now, so they initialise during the download) — or, on a return visit, read
-  // from what the first visit kept (store.js). ResNet44's libraries store theirs.
-  const lenet = (manifest.network ?? 'lenet') === 'lenet';
-  const key = lenet ? await rowsKey(await manifestBytes) : null;
   const download = Promise.all(files.map(fetchBytes));
-  const kept = lenet ? await readRows(key) : null;
+  download.catch(() => {});
+  // The LeNet's node vectors are recomputed from the exemplars, shared among helper workers
+  // (started as soon as the wasm is compiled, so they initialise during the download) — or,
+  // on a return visit, read from what the first visit kept (store.js). ResNet44's libraries
+  // store theirs.
+  const lenet = (manifest.network ?? 'lenet') === 'lenet';
+  const key = lenet ? await rowsKey(manifestRaw) : null;
+  const [mod, kept] = await Promise.all([module, lenet ? readRows(key) : null]);
+  wasmMemory = (await init({ module_or_path: mod })).memory;
   const helpers = lenet && !kept ? spawnHelpers(mod) : [];
-  const [weights, exemplars, ...rest] = await download;
+  const downloaded = await download;
+  // The files' SHA-256 by WebCrypto (the wasm compares them with the manifest's).
+  const digests = await Promise.all(downloaded.map(sha256Hex));
+  const [weights, exemplars, ...rest] = downloaded;
   const detectors = manifest.detectors ? rest.pop() : undefined;
   const libraries = rest;
   const t1 = performance.now();
   // The helpers take the network, input shape and taps from the manifest, as the loader does.
-  const manifestRaw = await manifestBytes;
   const haps = lenet && !kept
     ? await shareHaps([manifestRaw, weights, exemplars], manifest.exemplar_ids.length, helpers)
     : undefined;
   const th = performance.now();
   let cached = Boolean(kept);
   try {
-    model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, haps, detectors, kept ?? undefined);
+    model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, haps, detectors, kept ?? undefined, digests);
   } catch (err) {
     if (!kept) throw err;
     // Kept rows this build refuses (damaged, or from another build): forget them, recompute.
     console.warn(`hapscope: ${err.message}; recomputing the libraries`);
     await dropRows(key);
     cached = false;
-    model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, undefined, detectors);
+    model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, undefined, detectors, undefined, digests);
   }
   // Kept for the next visit once this one has had time to answer: hashing and storing
   // ≈ 25 MB would otherwise hold up the first analysis. Not waited for (`kept` can).

@@ -275,11 +275,14 @@ impl State {
 }
 
 /// Checks and assembles a bundle handed over from JS.
+/// `digests`: the files' SHA-256 (hex) in the order weights, exemplars, libraries,
+/// detectors, as the worker computed them with WebCrypto; those missing are hashed here.
 fn bundle_from_js(
     manifest: Vec<u8>,
     weights: Vec<u8>,
     exemplars: Vec<u8>,
     libraries: Array,
+    digests: &[String],
 ) -> Result<Bundle, JsValue> {
     let manifest = parse_manifest(&manifest).map_err(js_err)?;
     let libs: Vec<Vec<u8>> = libraries
@@ -287,7 +290,7 @@ fn bundle_from_js(
         .map(|v| v.dyn_into::<Uint8Array>().map(|a| a.to_vec()))
         .collect::<Result<_, _>>()
         .map_err(|_| js_err("libraries must be Uint8Arrays"))?;
-    Bundle::assemble(manifest, weights, exemplars, libs).map_err(js_err)
+    Bundle::assemble_digests(manifest, weights, exemplars, libs, digests).map_err(js_err)
 }
 
 /// Per-layer HAPs of rows `rows` of `exemplars` on the CPU, read asynchronously.
@@ -346,7 +349,9 @@ impl Hapscope {
     /// the manifest lists one. `nodeRows`, when given, are the libraries' node HAPs a
     /// previous load of this build computed ([`Hapscope::take_node_rows`]): no exemplar
     /// passes at all. They are checked (lengths, finite, non-zero rows); damaged ones reject
-    /// the load, and the page then loads again without them.
+    /// the load, and the page then loads again without them. `digests`, when given, are the
+    /// files' SHA-256 (hex; weights, exemplars, libraries, detectors) computed by the
+    /// browser's WebCrypto, compared with the manifest's instead of hashing in wasm.
     #[allow(clippy::too_many_arguments)]
     pub async fn load(
         manifest: Vec<u8>,
@@ -357,6 +362,7 @@ impl Hapscope {
         haps: Option<Array>,
         detectors: Option<Vec<u8>>,
         node_rows: Option<Array>,
+        digests: Option<Array>,
     ) -> Result<Hapscope, JsValue> {
         let mut clock = now();
         let mut phases = Vec::new();
@@ -365,8 +371,17 @@ impl Hapscope {
             phases.push((name, t - clock));
             clock = t;
         };
-        let bundle = bundle_from_js(manifest, weights, exemplars, libraries)?
-            .with_detectors(detectors)
+        let digests: Vec<String> = match digests {
+            Some(d) => d
+                .iter()
+                .map(|v| v.as_string())
+                .collect::<Option<_>>()
+                .ok_or_else(|| js_err("digests must be strings"))?,
+            None => Vec::new(),
+        };
+        let detectors_digest = digests.get(2 + libraries.length() as usize).cloned();
+        let bundle = bundle_from_js(manifest, weights, exemplars, libraries, &digests)?
+            .with_detectors_digest(detectors, detectors_digest.as_deref())
             .map_err(js_err)?;
         lap("bundle", &mut phases);
         let m = &bundle.manifest;

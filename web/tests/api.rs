@@ -12,7 +12,7 @@ use hapscope_models::detector::{Components, Detector, FeatureMap};
 use hapscope_models::experiment::to_host;
 use hapscope_models::nets::lenet::{LENET_TAP_CHANNELS, LENET_TAP_DIMS};
 use hapscope_models::network::LENET;
-use hapscope_models::page::bundle::file_ref;
+use hapscope_models::page::bundle::{file_ref, sha256_hex};
 use hapscope_models::page::detectors::{PageDetectorLayer, PageDetectors};
 use hapscope_models::page::manifest::{
     Calibration, LayerRef, MANIFEST_FORMAT, Manifest, digit_classes,
@@ -157,6 +157,7 @@ async fn load_rows(
         None,
         detectors,
         rows,
+        None,
     )
     .await
     .map_err(|e| js_sys::Error::from(e).message().into())
@@ -367,4 +368,47 @@ async fn a_corrupted_library_is_named() {
     libs[1].truncate(mid);
     let e = load("cpu", &libs).await.err().unwrap();
     assert!(e.contains("CN2.haplib") && e.contains("truncated"), "{e}");
+}
+
+/// Digests the worker computed (WebCrypto) stand in for hashing in wasm: the right ones
+/// load, a wrong one names its file, as a damaged file would.
+#[wasm_bindgen_test]
+async fn digests_from_the_worker_are_checked_like_the_files() {
+    let (manifest, ex, libs) = bundle();
+    let files: Vec<&[u8]> = [WEIGHTS, ex.as_slice()]
+        .into_iter()
+        .chain(libs.iter().map(Vec::as_slice))
+        .collect();
+    let hex: Vec<String> = files.iter().map(|f| sha256_hex(f)).collect();
+    let with = |digests: Vec<String>| {
+        let (manifest, ex, libs) = (manifest.clone(), ex.clone(), libs.clone());
+        async move {
+            let arr: Array = libs
+                .iter()
+                .map(|l| Uint8Array::from(l.as_slice()))
+                .collect();
+            let d: Array = digests.iter().map(|s| JsValue::from_str(s)).collect();
+            Hapscope::load(
+                manifest,
+                WEIGHTS.to_vec(),
+                ex,
+                arr,
+                "cpu".into(),
+                None,
+                None,
+                None,
+                Some(d),
+            )
+            .await
+            .map(drop)
+            .map_err(|e| String::from(js_sys::Error::from(e).message()))
+        }
+    };
+    with(hex.clone()).await.unwrap();
+    let mut wrong = hex.clone();
+    wrong[2] = sha256_hex(b"something else");
+    let e = with(wrong).await.unwrap_err();
+    assert!(e.contains("CN1.haplib") && e.contains("SHA-256"), "{e}");
+    // Fewer digests than files: the rest are hashed in wasm.
+    with(hex[..1].to_vec()).await.unwrap();
 }

@@ -272,6 +272,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Checks downloaded `bytes` against their manifest entry.
 pub fn check_file(file: &FileRef, bytes: &[u8]) -> Result<(), BundleError> {
+    check_file_digest(file, bytes, None)
+}
+
+/// [`check_file`] with the SHA-256 of `bytes` (lowercase hex) already computed elsewhere —
+/// the page's worker hashes with the browser's native WebCrypto, several times faster than
+/// hashing in wasm — or, given `None`, computed here.
+pub fn check_file_digest(
+    file: &FileRef,
+    bytes: &[u8],
+    digest: Option<&str>,
+) -> Result<(), BundleError> {
     if bytes.len() as u64 != file.bytes {
         return file_err(
             &file.name,
@@ -282,7 +293,11 @@ pub fn check_file(file: &FileRef, bytes: &[u8]) -> Result<(), BundleError> {
         );
     }
     // Fuzz builds skip the digest, so mutations reach the decoders behind it.
-    if sha256_hex(bytes) != file.sha256 && !cfg!(fuzzing) {
+    let ok = match digest {
+        Some(d) => d == file.sha256,
+        None => sha256_hex(bytes) == file.sha256,
+    };
+    if !ok && !cfg!(fuzzing) {
         return file_err(&file.name, FileProblem::Checksum);
     }
     Ok(())
@@ -307,8 +322,22 @@ impl Bundle {
         exemplars: Vec<u8>,
         libraries: Vec<Vec<u8>>,
     ) -> Result<Self, BundleError> {
-        check_file(&manifest.weights, &weights)?;
-        check_file(&manifest.exemplars, &exemplars)?;
+        Self::assemble_digests(manifest, weights, exemplars, libraries, &[])
+    }
+
+    /// [`Bundle::assemble`] with the files' SHA-256 digests computed elsewhere
+    /// ([`check_file_digest`]), in the order weights, exemplars, libraries; a file past the
+    /// end of `digests` is hashed here.
+    pub fn assemble_digests(
+        manifest: Manifest,
+        weights: Vec<u8>,
+        exemplars: Vec<u8>,
+        libraries: Vec<Vec<u8>>,
+        digests: &[String],
+    ) -> Result<Self, BundleError> {
+        let digest = |i: usize| digests.get(i).map(String::as_str);
+        check_file_digest(&manifest.weights, &weights, digest(0))?;
+        check_file_digest(&manifest.exemplars, &exemplars, digest(1))?;
         let ids = &manifest.exemplar_ids;
         if ids.windows(2).any(|w| w[0] >= w[1]) {
             return manifest_err(ManifestProblem::IdsNotIncreasing);
@@ -346,8 +375,8 @@ impl Bundle {
             return manifest_err(ManifestProblem::TopA);
         }
         let mut decoded = Vec::with_capacity(libraries.len());
-        for (layer, bytes) in manifest.layers.iter().zip(&libraries) {
-            check_file(&layer.file, bytes)?;
+        for (i, (layer, bytes)) in manifest.layers.iter().zip(&libraries).enumerate() {
+            check_file_digest(&layer.file, bytes, digest(2 + i))?;
             let a = match LibraryArtifact::decode(bytes) {
                 Ok(a) => a,
                 Err(e) => return file_err(&layer.file.name, FileProblem::Artifact(e)),
@@ -389,10 +418,20 @@ impl Bundle {
 
     /// Adds the detectors' file: required (and checked) when the manifest lists detectors,
     /// refused when it does not.
-    pub fn with_detectors(mut self, bytes: Option<Vec<u8>>) -> Result<Self, BundleError> {
+    pub fn with_detectors(self, bytes: Option<Vec<u8>>) -> Result<Self, BundleError> {
+        self.with_detectors_digest(bytes, None)
+    }
+
+    /// [`Bundle::with_detectors`] with the file's SHA-256 computed elsewhere
+    /// ([`check_file_digest`]).
+    pub fn with_detectors_digest(
+        mut self,
+        bytes: Option<Vec<u8>>,
+        digest: Option<&str>,
+    ) -> Result<Self, BundleError> {
         match (&self.manifest.detectors, bytes) {
             (Some(d), Some(bytes)) => {
-                check_file(&d.file, &bytes)?;
+                check_file_digest(&d.file, &bytes, digest)?;
                 self.detectors = Some(bytes);
             }
             (Some(d), None) => {

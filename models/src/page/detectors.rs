@@ -217,6 +217,18 @@ impl PageDetectors {
         classes: usize,
     ) -> Result<Self, BundleError> {
         check_file(&m.file, bytes)?;
+        Self::assemble_checked(m, bytes, dims, nodes, classes)
+    }
+
+    /// [`PageDetectors::assemble`] of bytes already checked against `m.file` (a bundle's,
+    /// by [`super::bundle::Bundle::with_detectors`]): not hashed a second time.
+    pub(crate) fn assemble_checked(
+        m: &DetectorsManifest,
+        bytes: &[u8],
+        dims: &[usize],
+        nodes: &[usize],
+        classes: usize,
+    ) -> Result<Self, BundleError> {
         if m.layers.len() != dims.len() {
             return Err(problem(format!(
                 "{} detector layers for {} libraries",

@@ -362,7 +362,9 @@ fn detectors_of(
         .ok_or_else(|| BundleError::Detectors(format!("{} is missing", m.file.name)))?;
     let dims: Vec<usize> = layers.iter().map(|l| l.library.dim()).collect();
     let nodes: Vec<usize> = layers.iter().map(|l| l.library.len()).collect();
-    PageDetectors::assemble(m, bytes, &dims, &nodes, bundle.manifest.classes.len()).map(Some)
+    // The bundle checked the file when it was attached.
+    PageDetectors::assemble_checked(m, bytes, &dims, &nodes, bundle.manifest.classes.len())
+        .map(Some)
 }
 
 /// The threshold below which at most `rate` of the clean `cpls` fall, and the fraction that
