@@ -267,11 +267,14 @@ pub fn markdown(r: &DetectReport) -> String {
                     None => md.push_str(" – |"),
                 }
             }
+            // Half evade already at the smallest ε tried: all the table can say is "≤ it".
+            let first = p.eps.first().copied().unwrap_or(0.0);
             let half = half_evasion_eps(&r.adaptive, name).map_or_else(
                 || format!("> {}", eps_text(p, *p.eps.last().unwrap_or(&0.0))),
-                |e| match p.model.as_str() {
-                    "resnet" => format!("{:.1}/255", e * 255.0),
-                    _ => format!("{e:.3}"),
+                |e| match (e <= first, p.model.as_str()) {
+                    (true, _) => format!("≤ {}", eps_text(p, first)),
+                    (false, "resnet") => format!("{:.1}/255", e * 255.0),
+                    (false, _) => format!("{e:.3}"),
                 },
             );
             let _ = writeln!(md, " {half} |");
