@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::{Result, install, npm, root, run, serve, target_dir};
+use crate::{Result, install_page_build, npm, root, run, serve, target_dir};
 
 /// The wasm-bindgen version the web crate pins (`web/Cargo.toml`); the CLI must match it.
 const WASM_BINDGEN: &str = "0.2.130";
@@ -28,9 +28,10 @@ fn io(what: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
 }
 
 /// Installs the page's build tools: the wasm target, wasm-bindgen-cli at the crate's
-/// version, the npm packages (binaryen for wasm-opt, playwright-core), Chromium.
+/// version, the npm packages (binaryen for wasm-opt, playwright-core). Not Chromium: the
+/// browser tests install it (`crate::install`).
 pub fn tools() -> Result {
-    install()?;
+    install_page_build()?;
     npm()?;
     let have = Command::new("wasm-bindgen")
         .arg("--version")

@@ -113,6 +113,14 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromium-driver", "/usr/bin/chromedriver"),
 ];
 
+/// What building and serving the page needs of rustup: the wasm target. Chromium, its
+/// driver and the suite's other tools come with [`install`] — a newcomer's first `serve`
+/// does not wait for them.
+pub fn install_page_build() -> Result {
+    run("rustup", &["target", "add", "wasm32-unknown-unknown"])
+}
+
+/// Everything the suite needs: the targets, rustfmt and clippy, and the Debian packages.
 pub fn install() -> Result {
     let mut args = vec!["target", "add"];
     args.extend(NO_STD_TARGETS);

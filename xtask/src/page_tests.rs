@@ -67,6 +67,7 @@ fn node_against_dist(script: &str, args: &[&str], capture: bool) -> Result<Strin
 
 /// The end-to-end test of the built page (`dist/` must exist).
 pub fn end_to_end() -> Result {
+    crate::install()?;
     node_against_dist("tests/e2e/page.test.mjs", &[], false)?;
     eprintln!(
         "xtask: screenshots page.png, attack.png (and cifar.png with the CIFAR-10 mode) in {}",
@@ -82,6 +83,7 @@ pub fn endurance(analyses: &str) -> Result {
     let n: u32 = analyses
         .parse()
         .map_err(|_| format!("endurance: '{analyses}' is not a number of analyses"))?;
+    crate::install()?;
     node_against_dist("tests/e2e/endurance.mjs", &[&n.to_string()], false).map(drop)
 }
 
@@ -97,6 +99,7 @@ fn gz_len(bytes: &[u8]) -> usize {
 
 /// Prints the page's budgets as a Markdown table (builds `dist/` first).
 pub fn bench() -> Result {
+    crate::install()?;
     crate::dist::dist()?;
     let dist = root().join("dist");
     let mut rows = Vec::new();
