@@ -7,6 +7,11 @@ export class Engine {
   /** `model`: the bundle directory, `model` (MNIST) or `model-cifar` (CIFAR-10). */
   constructor(model = 'model') {
     this.model = model;
+    // The wasm compiles here, from the first moment, while the worker starts and loads its
+    // scripts; the compiled module goes to it (and to a CPU worker that replaces it). A
+    // failure here only means the worker compiles it itself.
+    this.module = WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)))
+      .catch(() => null);
     this.rpc = null;
     this.info = null;
     this.fallback = null;
@@ -23,7 +28,8 @@ export class Engine {
         this.toCpu(`the device was lost: ${ev.message}`).catch(() => {});
       }
     };
-    this.info = await this.rpc.call('load', { backend, model: this.model });
+    const module = await this.module;
+    this.info = await this.rpc.call('load', { backend, model: this.model, module });
     if (this.info.fallback) this.fallback = this.info.fallback;
     this.onchange(this.info);
     return this.info;

@@ -34,13 +34,16 @@ async function fetchBytes(name) {
 }
 
 // `model` (MNIST, the LeNet) or `model-cifar` (CIFAR-10, ResNet44).
-async function load({ backend, model: which = 'model' }) {
+async function load({ backend, model: which = 'model', module: compiled = null }) {
   if (!['model', 'model-cifar'].includes(which)) throw new Error(`no model ${which}`);
   dir = which;
   const t0 = performance.now();
-  // Compile the wasm while the model downloads — and, on a return visit, while the kept
+  // The wasm compiles while the model downloads — and, on a return visit, while the kept
   // libraries are read — the compiled module is shared with the helpers.
-  const module = WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)));
+  // The page usually compiled it already (engine.js).
+  const module = compiled instanceof WebAssembly.Module
+    ? Promise.resolve(compiled)
+    : WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)));
   module.catch(() => {}); // awaited below; an early failure of another step must not leave it unhandled
   const manifestRaw = await fetchBytes('manifest.json');
   let manifest;

@@ -1,14 +1,16 @@
 // The page's timing budgets in headless Chromium, printed as JSON for `cargo xtask bench-page`:
 // time to first answer after navigation, `analyze` (median of 50 digits) and PGD-40 on one
 // digit (median of 5), per backend; the same for the CIFAR-10 mode on the CPU where it was
-// built; and each first answer again on a return visit (the same profile, after the first
-// visit was kept). WebGPU here is SwiftShader, a software GPU.
-import { launch, open, npmDigits } from './browser.mjs';
+// built; and each first answer again on a return visit (the same ordinary browser profile,
+// after the first visit was kept). WebGPU here is SwiftShader, a software GPU.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchProfile, open, npmDigits } from './browser.mjs';
 import { cifarBuilt, cifarTestRecords, cifarPixels } from './cifar.mjs';
 
 const digits = npmDigits();
 const sample = Array.from({ length: 50 }, (_, i) => digits[(i * 197) % digits.length]);
-const browser = await launch();
 const out = {};
 // The CIFAR-10 mode (where built): 50 test images, PGD at ε 8/255.
 const runs = [['cpu', 'cpu', null, sample, 0.2], ['webgpu', 'webgpu', null, sample, 0.2]];
@@ -17,9 +19,11 @@ if (cifarBuilt()) {
   runs.push(['cifar-cpu', 'cpu', 'cifar', Array.from({ length: 50 }, (_, i) => cifarPixels(recs[i])), 8 / 255]);
 }
 for (const [key, backend, model, sample, eps] of runs) {
-  const context = await browser.newContext();
+  // A fresh browser profile each: the first visit is cold, the second a return visit.
+  const profile = mkdtempSync(join(tmpdir(), 'hapscope-bench-'));
+  const context = await launchProfile(profile);
   const t0 = Date.now();
-  const { page, info } = await open(browser, backend, [], { model, context });
+  const { page, info } = await open(context, backend, [], { model });
   await page.evaluate((px) => window.hapscope.analyze(Float32Array.from(px)), sample[0]);
   const firstAnswerMs = Date.now() - t0;
   // The visit is kept for the next (service worker install, stored libraries) before the
@@ -45,13 +49,13 @@ for (const [key, backend, model, sample, eps] of runs) {
   // The return visit: same browser profile, this visit kept (service worker, libraries).
   await page.close();
   const t1 = Date.now();
-  const again = await open(browser, backend, [], { model, context });
+  const again = await open(context, backend, [], { model });
   await again.page.evaluate((px) => window.hapscope.analyze(Float32Array.from(px)), sample[0]);
   out[`${key}-return`] = {
     backend: again.info.backend, loadMs: again.info.loadMs, phases: again.info.phases,
     keptLibraries: again.info.keptLibraries, firstAnswerMs: Date.now() - t1,
   };
   await context.close();
+  rmSync(profile, { recursive: true, force: true });
 }
-await browser.close();
 console.log(JSON.stringify(out));

@@ -7,18 +7,30 @@ import { createHash } from 'node:crypto';
 
 export const BASE = process.env.HAPSCOPE_URL ?? 'http://127.0.0.1:8080';
 
-/** Debian's Chromium, headless; `webgpu: false` leaves WebGPU without an adapter. */
+const chromiumArgs = (webgpu) => ['--no-sandbox', ...(webgpu ? ['--enable-unsafe-webgpu'] : ['--disable-gpu']),
+  '--disable-background-networking', '--disable-component-update', '--no-first-run',
+  // For the endurance test's memory figures: window.gc() and unrounded performance.memory.
+  '--js-flags=--expose-gc', '--enable-precise-memory-info'];
+
+/** Debian's Chromium, headless; `webgpu: false` leaves WebGPU without an adapter. Its
+ *  contexts are like private windows (nothing kept on disk). */
 export async function launch({ webgpu = true } = {}) {
-  const browser = await chromium.launch({
+  // playwright starts Chromium with a fresh temporary --user-data-dir of its own.
+  return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    // playwright starts Chromium with a fresh temporary --user-data-dir of its own.
-    args: ['--no-sandbox', ...(webgpu ? ['--enable-unsafe-webgpu'] : ['--disable-gpu']),
-      '--disable-background-networking', '--disable-component-update', '--no-first-run',
-      // For the endurance test's memory figures: window.gc() and unrounded performance.memory.
-      '--js-flags=--expose-gc', '--enable-precise-memory-info'],
+    args: chromiumArgs(webgpu),
   });
-  return browser;
+}
+
+/** Chromium with an ordinary profile in the empty directory `dir` (a browser context): what
+ *  a returning visitor has — storage, service worker and compiled code kept on disk. */
+export async function launchProfile(dir, { webgpu = true } = {}) {
+  return chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: chromiumArgs(webgpu),
+  });
 }
 
 /** Opens the page on `backend` (`model: 'cifar'` for the CIFAR-10 mode); `requests` collects
