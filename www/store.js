@@ -92,8 +92,11 @@ export async function writeRows(key, rows) {
     if (rows.length === 0) return false;
     const digest = await digestOf(rows);
     db = await open();
-    await request(db, 'readwrite', (s) => s.clear());
-    await request(db, 'readwrite', (s) => s.put({ rows: rows.map((r) => r.buffer), digest }, key));
+    // One transaction: the older entries go only if the new one is stored.
+    await request(db, 'readwrite', (s) => {
+      s.clear();
+      return s.put({ rows: rows.map((r) => r.buffer), digest }, key);
+    });
     return true;
   } catch (err) {
     console.warn(`hapscope: could not keep the libraries for the next visit (${err.message})`);

@@ -87,7 +87,7 @@ async function load({ backend, model: which = 'model', module: compiled = null }
     model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, haps, detectors, kept ?? undefined, digests);
   } catch (err) {
     if (!kept) throw err;
-    // Kept rows this build refuses (damaged, or from another build): forget them, recompute.
+    // Kept rows the wasm refuses (damaged in a way their digest missed): forget them, recompute.
     console.warn(`hapscope: ${err.message}; recomputing the libraries`);
     await dropRows(key);
     cached = false;

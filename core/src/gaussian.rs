@@ -277,7 +277,6 @@ impl ClassGaussian {
 mod tests {
     use super::*;
 
-    /// A small deterministic stream in [−1, 1).
     /// Uniform values in [−1, 1), seeded.
     fn stream(seed: u64) -> impl FnMut() -> f32 {
         let mut rng = crate::bootstrap::SplitMix64::new(seed);

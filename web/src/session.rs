@@ -154,7 +154,7 @@ struct Info<'a> {
     top_a: usize,
     detectors: Option<DetectorsInfo>,
     /// Milliseconds of each step of the load: parsing and checking the bundle, the node
-    /// rows (exemplar passes, or the check of kept ones), the libraries and detectors, the
+    /// rows (exemplar passes, or taking in the kept ones), the libraries and detectors, the
     /// backend and networks.
     load_phases: std::collections::BTreeMap<&'static str, f64>,
 }

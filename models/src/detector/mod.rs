@@ -459,7 +459,6 @@ mod tests {
     use hapscope_core::hebbian::HebbianAccumulator;
     use hapscope_core::kernel::PlainKernel;
 
-    /// A small deterministic stream in [−1, 1).
     /// Uniform values in [−1, 1), seeded.
     fn stream(seed: u64) -> impl FnMut() -> f32 {
         let mut rng = hapscope_core::bootstrap::SplitMix64::new(seed);

@@ -18,7 +18,7 @@ pub mod sparse;
 
 use burn::prelude::*;
 
-use crate::taps::{Taps, answers};
+use crate::taps::{Taps, answers_from_logits};
 use detect::ThresholdSets;
 
 /// Why an experiment could not run.
@@ -102,14 +102,15 @@ pub fn sample_units(dim: usize, k: usize, seed: u64) -> Option<Vec<usize>> {
 
 /// Copies a forward pass's taps and answers to the host.
 pub fn to_host(taps: Taps) -> HostTaps {
+    // One read of the logits; the answers come from the host copy.
+    let [_, classes] = taps.logits.dims();
     let logits = taps
         .logits
-        .clone()
         .into_data()
         .convert::<f32>()
         .try_to_vec::<f32>()
         .expect("f32 logits");
-    let answers = answers(taps.logits);
+    let answers = answers_from_logits(&logits, classes);
     let layers = taps
         .layers
         .into_iter()

@@ -442,12 +442,16 @@ mod tests {
         for ((r, a), n) in rows.iter().zip(&b.libraries).zip(&nodes) {
             assert_eq!(r.len(), n * a.dim);
         }
-        // Through the page's cache the rows come back as the same f32s: the same model.
-        let from_haps = PageModel::from_exemplar_haps(&b, &good_haps()).unwrap();
+        // Each node's row is its exemplar's HAP, in node order, as computed.
+        for ((r, a), h) in rows.iter().zip(&b.libraries).zip(&good_haps()) {
+            for (k, &id) in a.source_ids.iter().enumerate() {
+                let e = b.exemplar_row(id).unwrap();
+                assert_eq!(&r[k * a.dim..][..a.dim], &h[e * a.dim..][..a.dim]);
+            }
+        }
         let from_rows = PageModel::from_node_rows(&b, &rows).unwrap();
-        for (x, y) in from_haps.layers.iter().zip(&from_rows.layers) {
-            assert_eq!(x.library.vectors(), y.library.vectors());
-            assert_eq!(x.library.source_ids(), y.library.source_ids());
+        for (l, a) in from_rows.layers.iter().zip(&b.libraries) {
+            assert_eq!(l.library.source_ids(), &a.source_ids[..]);
         }
         let e = PageModel::from_node_rows(&b, &rows[..1]).unwrap_err();
         assert!(
