@@ -1,8 +1,9 @@
 //! # hapscope-models
 //!
 //! Everything between raw data and `hapscope-core`'s arithmetic: file readers
-//! ([`data`]), a BLAS-grade similarity kernel ([`kernel`], feature `gemm`), and the method
-//! run end to end on HAP matrices ([`method`]). The `hapscope` command-line tool lives in
+//! ([`data`]); the method at scale on HAP matrices — a BLAS-grade similarity kernel
+//! ([`kernel`], feature `gemm`), [`method`], the θ-[`grid`] pass — is `hapscope-fast`'s,
+//! re-exported here. The `hapscope` command-line tool lives in
 //! `src/bin/hapscope/` (feature `cli`).
 //!
 //! The burn networks ([`nets`]: the paper-time MNIST LeNet, ResNet44) expose their hidden
@@ -19,11 +20,7 @@ pub mod data;
 pub mod detector;
 pub mod digit;
 pub mod experiment;
-pub mod grid;
 pub mod image_header;
-#[cfg(feature = "gemm")]
-pub mod kernel;
-pub mod method;
 pub mod nets;
 pub mod network;
 pub mod page;
@@ -31,3 +28,7 @@ pub mod pgd;
 pub mod taps;
 pub mod train;
 pub mod weights;
+
+#[cfg(feature = "gemm")]
+pub use hapscope_fast::kernel;
+pub use hapscope_fast::{grid, method};

@@ -5,8 +5,10 @@
 //! - `serve [--port N | --no-build]` — builds the page into `dist/` and serves it on 127.0.0.1.
 //! - `dist` — only builds the page into `dist/` (everything a static host needs).
 //! - `test`  — the whole suite, as CI runs it: fmt, clippy, the no_std builds of the core,
-//!   every test of the workspace, then the page: wasm-bindgen tests and the end-to-end test
+//!   every test of the workspace, the Python package's (pytest, on `pip install ./python`),
+//!   then the page: wasm-bindgen tests and the end-to-end test
 //!   in headless Chromium.
+//! - `python` — only the Python package's tests.
 //! - `e2e` — only the end-to-end test, against an existing `dist/`.
 //! - `endurance [N]` — N analyses in a row on the built page (default 10,000), with memory
 //!   figures; fails past the bound (the end-to-end test runs 500).
@@ -29,6 +31,7 @@ mod dist;
 #[path = "../../models/src/data/locate.rs"]
 mod locate;
 mod page_tests;
+mod python;
 mod serve;
 
 use std::env;
@@ -208,6 +211,10 @@ fn test() -> Result {
             "--workspace",
             "--exclude",
             "hapscope-web",
+            // A Python extension links against the interpreter only when Python loads it:
+            // its tests are pytest's (below).
+            "--exclude",
+            "hapscope-py",
             "--lib",
             "--bins",
             "--tests",
@@ -216,8 +223,17 @@ fn test() -> Result {
     )?;
     run(
         "cargo",
-        &["test", "--workspace", "--exclude", "hapscope-web", "--doc"],
+        &[
+            "test",
+            "--workspace",
+            "--exclude",
+            "hapscope-web",
+            "--exclude",
+            "hapscope-py",
+            "--doc",
+        ],
     )?;
+    python::tests()?;
     dist::dist()?;
     page_tests::wasm_tests()?;
     page_tests::end_to_end()
@@ -283,13 +299,14 @@ fn main() -> ExitCode {
             .and_then(|p| dist::serve(p, true)),
         ["bench-page"] => page_tests::bench(),
         ["e2e"] => page_tests::end_to_end(),
+        ["python"] => python::tests(),
         ["endurance"] => page_tests::endurance("10000"),
         ["endurance", n] => page_tests::endurance(n),
         ["nostd"] => install().and_then(|()| nostd()),
         ["cross-cpu", ref cpus @ ..] => cross_cpu::cross_cpu(cpus),
         ["fuzz"] => fuzz("600", &[]),
         ["fuzz", secs, ref only @ ..] => fuzz(secs, only),
-        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | test | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
+        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | test | python | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

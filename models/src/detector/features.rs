@@ -1,82 +1,19 @@
-//! What the class-conditional Gaussian ([`hapscope_core::gaussian`]) sees of a layer: small
-//! enough to fit a covariance on and to ship to the page. Fully connected taps are used
-//! whole; convolutional taps (`channels × positions`, channel-major as flattened) by their
-//! per-channel means — the global average pooling Lee et al. (2018) use for their
-//! Mahalanobis features.
+//! [`FeatureMap`] (in `hapscope-fast`) on burn tensors: the same features, differentiable, for
+//! the adaptive attacker.
 
 use burn::prelude::*;
 
-/// How a tap's HAP becomes the Gaussian's feature vector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum FeatureMap {
-    /// The HAP as is.
-    Full,
-    /// The mean of each of `channels` equal, contiguous blocks (one per channel).
-    ChannelMeans {
-        /// Number of channels; the HAP length is a multiple of it.
-        channels: usize,
-    },
-}
+pub use hapscope_fast::detector::features::FeatureMap;
 
-impl FeatureMap {
-    /// The map for a tap of length `dim` with `channels` feature maps (1 for a fully
-    /// connected tap).
-    pub fn for_tap(dim: usize, channels: usize) -> Self {
-        if channels <= 1 || dim == channels {
-            FeatureMap::Full
-        } else {
-            FeatureMap::ChannelMeans { channels }
-        }
-    }
-
-    /// Whether it applies to a HAP of length `dim` (channels divide it).
-    pub fn fits(&self, dim: usize) -> bool {
-        match *self {
-            FeatureMap::Full => dim > 0,
-            FeatureMap::ChannelMeans { channels } => channels > 0 && dim % channels == 0 && dim > 0,
-        }
-    }
-
-    /// Feature length for a HAP of length `dim`.
-    pub fn len(&self, dim: usize) -> usize {
-        match *self {
-            FeatureMap::Full => dim,
-            FeatureMap::ChannelMeans { channels } => channels,
-        }
-    }
-
-    /// Whether the features are empty (a zero-length HAP).
-    pub fn is_empty(&self, dim: usize) -> bool {
-        self.len(dim) == 0
-    }
-
-    /// Features of host HAPs (`rows × dim`, row-major), appended to `out`. Means are summed
-    /// in f64, then rounded once.
-    pub fn apply(&self, haps: &[f32], dim: usize, out: &mut Vec<f32>) {
-        match *self {
-            FeatureMap::Full => out.extend_from_slice(haps),
-            FeatureMap::ChannelMeans { channels } => {
-                let per = dim / channels;
-                for row in haps.chunks_exact(dim) {
-                    out.extend(row.chunks_exact(per).map(|block| {
-                        (block.iter().map(|&v| f64::from(v)).sum::<f64>() / per as f64) as f32
-                    }));
-                }
-            }
-        }
-    }
-
-    /// The same map on a `[batch, dim]` tensor (differentiable, for the adaptive attacker).
-    pub fn tensor(&self, haps: Tensor<2>) -> Tensor<2> {
-        match *self {
-            FeatureMap::Full => haps,
-            FeatureMap::ChannelMeans { channels } => {
-                let [b, dim] = haps.dims();
-                haps.reshape([b, channels, dim / channels])
-                    .mean_dim(2)
-                    .reshape([b, channels])
-            }
+/// `map` on a `[batch, dim]` tensor: the same values as [`FeatureMap::apply`] on the host.
+pub fn feature_tensor(map: FeatureMap, haps: Tensor<2>) -> Tensor<2> {
+    match map {
+        FeatureMap::Full => haps,
+        FeatureMap::ChannelMeans { channels } => {
+            let [b, dim] = haps.dims();
+            haps.reshape([b, channels, dim / channels])
+                .mean_dim(2)
+                .reshape([b, channels])
         }
     }
 }
@@ -88,17 +25,16 @@ mod tests {
     #[test]
     fn channel_means_on_host_and_tensor_agree() {
         let m = FeatureMap::for_tap(6, 3);
-        assert_eq!(m, FeatureMap::ChannelMeans { channels: 3 });
-        assert_eq!(FeatureMap::for_tap(500, 1), FeatureMap::Full);
         let haps = [
             1.0f32, 3.0, 5.0, 7.0, -1.0, 1.0, 0.0, 2.0, 2.0, 2.0, 4.0, 8.0,
         ];
         let mut host = Vec::new();
         m.apply(&haps, 6, &mut host);
-        assert_eq!(host, vec![2.0, 6.0, 0.0, 1.0, 2.0, 6.0]);
         let t = Tensor::<2>::from_data(TensorData::new(haps.to_vec(), [2, 6]), &Device::flex());
-        let dev: Vec<f32> = m.tensor(t).into_data().try_to_vec::<f32>().unwrap();
+        let dev: Vec<f32> = feature_tensor(m, t)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(dev, host);
-        assert_eq!(m.len(6), 3);
     }
 }

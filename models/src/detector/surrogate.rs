@@ -212,7 +212,7 @@ impl Surrogate {
         let p = softmax(taps.logits.clone(), 1);
         let mut total: Option<Tensor<1>> = None;
         for l in &self.layers {
-            let f = l.features.tensor(taps.layers[l.tap].1.clone());
+            let f = super::features::feature_tensor(l.features, taps.layers[l.tap].1.clone());
             let z = f.matmul(l.whiten_t.clone());
             let zz = (z.clone() * z.clone()).sum_dim(1);
             let mm = (l.means.clone() * l.means.clone()).sum_dim(1).transpose();

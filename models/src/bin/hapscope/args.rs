@@ -24,6 +24,9 @@ pub enum Command {
     Library(LibraryArgs),
     /// Like `library`, over a range of θ: prints a table and writes an SVG plot.
     Sweep(SweepArgs),
+    /// Predict answers on new HAPs with a saved library (`library --artifact`, or the
+    /// Python package's `Library.save`).
+    Predict(PredictArgs),
     /// Train a network as the paper's code did and save its weights.
     Train(TrainArgs),
     /// Count a network's correct answers on the test set: prints `correct: K/N`.
@@ -341,6 +344,29 @@ pub struct LibraryArgs {
     /// Also write the built library (nodes, links) as a hapscope artifact file.
     #[arg(long, value_name = "OUT.haplib")]
     pub artifact: Option<PathBuf>,
+}
+
+/// `hapscope predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The saved library (a hapscope artifact with node vectors).
+    #[arg(long, value_name = "LIB.haplib")]
+    pub artifact: PathBuf,
+    /// HAPs to predict: 2-D float .npy with the library's number of columns.
+    #[arg(long, value_name = "U.npy")]
+    pub haps: PathBuf,
+    /// The network's answers on those rows (1-D int .npy), to report the agreement.
+    #[arg(long, value_name = "B.npy")]
+    pub answers: Option<PathBuf>,
+    /// Number `a` of best-matching nodes whose links vote (Eq. 3).
+    #[arg(long = "top", value_name = "A", default_value_t = 3)]
+    pub top_a: usize,
+    /// Threads for the similarity kernel (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Also write the predictions (and agreement) as JSON.
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
 }
 
 /// `hapscope sweep`.

@@ -22,7 +22,7 @@ pub struct Inputs {
     pub load_seconds: f64,
 }
 
-fn matrix(path: &Path) -> Result<Matrix> {
+pub fn matrix(path: &Path) -> Result<Matrix> {
     let m = read_matrix(path).with_context(|| path.display().to_string())?;
     if m.rows == 0 || m.cols == 0 {
         bail!(
@@ -35,7 +35,7 @@ fn matrix(path: &Path) -> Result<Matrix> {
     Ok(m)
 }
 
-fn answers(path: &Path, rows: usize, haps: &Path) -> Result<Vec<usize>> {
+pub fn answers(path: &Path, rows: usize, haps: &Path) -> Result<Vec<usize>> {
     let v = read_ints(path).with_context(|| path.display().to_string())?;
     if v.len() != rows {
         bail!(

@@ -13,6 +13,7 @@ mod library_cmd;
 mod nets;
 mod page_cmd;
 mod plot;
+mod predict_cmd;
 mod progress;
 mod reproduce_cmd;
 mod run;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Library(a) => library_cmd::library(a),
         Command::Sweep(a) => sweep::sweep(a),
+        Command::Predict(a) => predict_cmd::predict(a),
         Command::Train(a) => train_cmd::train(a),
         Command::Eval(a) => eval_cmd::eval(a),
         Command::Haps(a) => haps_cmd::haps(a),

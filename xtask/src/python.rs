@@ -1,0 +1,71 @@
+//! The Python package's tests: install `python/` the way the README tells a user to
+//! (`pip install ./python`, which builds the abi3 wheel with maturin) into a virtual
+//! environment kept beside the cargo target directory, then run pytest against it and the
+//! CLI (for the tests that compare the two).
+
+use std::path::{Path, PathBuf};
+
+use crate::{Result, root, run, run_env, target_dir};
+
+/// The suite's virtual environment (kept between runs, like the cargo builds).
+fn venv() -> PathBuf {
+    target_dir().join("python-venv")
+}
+
+/// A program of the virtual environment.
+fn bin(name: &str) -> String {
+    venv().join("bin").join(name).display().to_string()
+}
+
+/// Creates the virtual environment where missing, with pytest and numpy.
+fn ensure_venv() -> Result {
+    if !Path::new(&bin("python")).exists() {
+        run("python3", &["-m", "venv", &venv().display().to_string()])?;
+    }
+    run(
+        &bin("python"),
+        &[
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--upgrade",
+            "pip",
+            "pytest",
+            "numpy",
+        ],
+    )
+}
+
+/// `pip install ./python` into the suite's environment, then pytest.
+pub fn tests() -> Result {
+    ensure_venv()?;
+    // Reinstalled every run: the wheel must be the one this checkout builds.
+    run(
+        &bin("python"),
+        &[
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--force-reinstall",
+            "--no-deps",
+            "./python",
+        ],
+    )?;
+    // The CLI, for the tests that compare Python's results and artifacts with it (already
+    // built by `cargo test`, which the suite runs first).
+    run(
+        "cargo",
+        &["build", "--package", "hapscope-models", "--bin", "hapscope"],
+    )?;
+    let cli = target_dir().join("debug").join("hapscope");
+    let cli = cli.display().to_string();
+    let tests = root().join("python").join("tests").display().to_string();
+    // CI=true: a test that would skip for want of the CLI fails instead.
+    run_env(
+        &bin("python"),
+        &["-m", "pytest", "-q", &tests],
+        &[("HAPSCOPE_CLI", cli.as_str()), ("CI", "true")],
+    )
+}
