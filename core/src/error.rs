@@ -76,8 +76,48 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// Returns the flat index of the first non-finite value, if any.
 pub(crate) fn check_finite(values: &[f32]) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
+    match first_non_finite(values) {
         Some(index) => Err(Error::NonFinite { index }),
         None => Ok(()),
+    }
+}
+
+/// The index of the first NaN or ±∞ in `values`. A value is non-finite exactly when its
+/// exponent bits are all ones, so a block passes when the largest exponent field is below
+/// that: a branch-free max that vectorizes (the check runs over every HAP of a build); the
+/// exact index is searched only in a failing block.
+pub fn first_non_finite(values: &[f32]) -> Option<usize> {
+    const EXP: u32 = 0x7f80_0000;
+    let mut offset = 0;
+    for block in values.chunks(4096) {
+        let top = block.iter().map(|v| v.to_bits() & EXP).fold(0, u32::max);
+        if top == EXP {
+            return block
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|i| offset + i);
+        }
+        offset += block.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_non_finite_finds_the_first_in_any_block() {
+        let mut v = alloc::vec![1.0f32; 10_000];
+        assert_eq!(first_non_finite(&v), None);
+        v[9_999] = f32::NAN;
+        assert_eq!(first_non_finite(&v), Some(9_999));
+        v[4_096] = f32::NEG_INFINITY;
+        assert_eq!(first_non_finite(&v), Some(4_096));
+        v[3] = f32::INFINITY;
+        assert_eq!(first_non_finite(&v), Some(3));
+        // The largest finite values and subnormals pass.
+        assert_eq!(first_non_finite(&[f32::MAX, -f32::MAX, 1e-45, -0.0]), None);
+        assert_eq!(first_non_finite(&[]), None);
     }
 }

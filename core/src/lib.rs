@@ -62,4 +62,4 @@ pub mod screen;
 pub mod similarity;
 pub mod subspace;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, first_non_finite};

@@ -95,7 +95,7 @@ pub fn matrix<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Matrix<'py>>
         )));
     };
     let values = m.data();
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+    if let Some(i) = hapscope_core::first_non_finite(values) {
         return Err(PyValueError::new_err(format!(
             "{name} has a non-finite value ({}) at row {}, column {}",
             values[i],

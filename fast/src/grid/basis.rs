@@ -15,7 +15,7 @@ pub const MAX_MEDIAN_RADIUS: f32 = 0.5;
 /// the HAPs are short, there is nothing to fit, or the HAPs are not close to any
 /// 128-dimensional subspace (median radius above [`MAX_MEDIAN_RADIUS`]: isotropic noise,
 /// say). The directions affect speed only.
-pub(super) fn fit_subspace<K: SimilarityKernel>(
+pub(super) fn fit_subspace<K: SimilarityKernel + Sync>(
     sample: &[f32],
     dim: usize,
     kernel: &K,

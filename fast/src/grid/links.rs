@@ -4,11 +4,10 @@
 use super::canonical::{cdot as dot, cdot4 as dot4};
 use hapscope_core::hebbian::{HebbianAccumulator, LINK_FLOOR, Links};
 use hapscope_core::kernel::SimilarityKernel;
-use hapscope_core::library::normalize_rows;
 use hapscope_core::similarity::f32_dot_error_bound;
 use hapscope_core::{Error, Result};
 
-use super::{BLOCK, GridLayer, Sketched, check_rows, par_map, sketch};
+use super::{BLOCK, GridLayer, Sketched, check_rows, par_map, par_normalize, sketch};
 
 /// Pairs per parallel task: enough canonical dots to amortize the task, few enough to
 /// balance the threads.
@@ -116,7 +115,7 @@ impl<'a, K: SimilarityKernel + Sync> GridLinkBuilder<'a, K> {
             // Anchored rows need only their unit vectors (the full products are not taken).
             spare.resize(raw.len(), 0.0);
             let mut nonzero = vec![false; n];
-            normalize_rows(raw, dim, &mut spare, &mut nonzero);
+            par_normalize(raw, dim, &mut spare, &mut nonzero);
             Sketched {
                 rows: n,
                 unit: spare,

@@ -150,15 +150,13 @@ impl GridLayer {
     fn keep_sketches(&mut self, raw: &[f32], sk: &Sketched, anchored: bool) {
         if self.subspace.is_identity() {
             if anchored {
-                self.row_hash
-                    .extend(raw.chunks_exact(self.dim()).map(row_hash));
+                self.row_hash.extend(row_hashes(raw, self.dim()));
             }
             return;
         }
         self.row_coords.extend_from_slice(&sk.coords);
         self.row_radius.extend_from_slice(&sk.radius);
-        self.row_hash
-            .extend(raw.chunks_exact(self.dim()).map(row_hash));
+        self.row_hash.extend(row_hashes(raw, self.dim()));
     }
 
     /// Whether training rows `first..first + rows` are exactly those the build saw there.
@@ -166,11 +164,7 @@ impl GridLayer {
         let rows = raw.len() / self.dim();
         self.row_hash
             .get(first..first + rows)
-            .is_some_and(|hashes| {
-                raw.chunks_exact(self.dim())
-                    .zip(hashes)
-                    .all(|(r, &h)| row_hash(r) == h)
-            })
+            .is_some_and(|hashes| row_hashes(raw, self.dim()) == hashes)
     }
 
     /// The sketches of training rows `first..first + rows` if the build saw exactly these
@@ -183,17 +177,13 @@ impl GridLayer {
         let dim = self.dim();
         let rows = raw.len() / dim;
         let hashes = self.row_hash.get(first..first + rows)?;
-        if raw
-            .chunks_exact(dim)
-            .zip(hashes)
-            .any(|(r, &h)| row_hash(r) != h)
-        {
+        if row_hashes(raw, dim) != hashes {
             return None;
         }
         let k = self.subspace.k();
         unit.resize(raw.len(), 0.0);
         let mut nonzero = vec![false; rows];
-        normalize_rows(raw, dim, &mut unit, &mut nonzero);
+        par_normalize(raw, dim, &mut unit, &mut nonzero);
         Some(Sketched {
             rows,
             unit,
@@ -241,46 +231,70 @@ impl Sketched {
 }
 
 /// Normalizes raw rows and computes their coordinates (`f64` products, as the bounds
-/// assume) and radii.
-fn sketch<K: SimilarityKernel>(subspace: &Subspace, kernel: &K, raw: &[f32]) -> Sketched {
+/// assume) and radii — in slices of [`SKETCH_ROWS`] rows on every core, a kernel call per
+/// slice (each row's sketch depends on that row alone, so the slicing changes no value;
+/// measured faster than one threaded product per block).
+fn sketch<K: SimilarityKernel + Sync>(subspace: &Subspace, kernel: &K, raw: &[f32]) -> Sketched {
     let dim = subspace.dim();
     let rows = raw.len() / dim;
-    let mut unit = vec![0.0; raw.len()];
-    let mut nonzero = vec![false; rows];
-    normalize_rows(raw, dim, &mut unit, &mut nonzero);
-    let coords = if subspace.is_identity() {
-        unit.clone()
-    } else {
-        let k = subspace.k();
-        let mut coords = vec![0.0f32; rows * k];
-        // In slices of rows, so the f64 copy stays small enough to be reused, not mapped anew.
-        let mut q = Vec::new();
-        let mut c = Vec::new();
-        for (u, out) in unit
-            .chunks(SKETCH_ROWS * dim)
-            .zip(coords.chunks_mut(SKETCH_ROWS * k))
-        {
-            q.clear();
-            q.extend(u.iter().map(|&v| f64::from(v)));
-            c.resize(u.len() / dim * k, 0.0f64);
+    let k = subspace.k();
+    let parts = par_map(rows.div_ceil(SKETCH_ROWS), |s| {
+        let raw = &raw[s * SKETCH_ROWS * dim..][..(rows - s * SKETCH_ROWS).min(SKETCH_ROWS) * dim];
+        let m = raw.len() / dim;
+        let mut unit = vec![0.0; raw.len()];
+        let mut nonzero = vec![false; m];
+        normalize_rows(raw, dim, &mut unit, &mut nonzero);
+        let coords = if subspace.is_identity() {
+            unit.clone()
+        } else {
+            let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
+            let mut c = vec![0.0f64; m * k];
             kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
-            for (o, &v) in out.iter_mut().zip(&c) {
-                *o = v as f32;
-            }
-        }
-        coords
-    };
-    let radius = coords
-        .chunks_exact(subspace.k())
-        .map(|c| subspace.radius(c))
-        .collect();
-    Sketched {
+            c.into_iter().map(|v| v as f32).collect()
+        };
+        let radius: Vec<f32> = coords.chunks_exact(k).map(|c| subspace.radius(c)).collect();
+        (unit, nonzero, coords, radius)
+    });
+    let mut out = Sketched {
         rows,
-        unit,
-        nonzero,
-        coords,
-        radius,
+        unit: Vec::with_capacity(raw.len()),
+        nonzero: Vec::with_capacity(rows),
+        coords: Vec::with_capacity(rows * k),
+        radius: Vec::with_capacity(rows),
+    };
+    for (unit, nonzero, coords, radius) in parts {
+        out.unit.extend(unit);
+        out.nonzero.extend(nonzero);
+        out.coords.extend(coords);
+        out.radius.extend(radius);
     }
+    out
+}
+
+/// [`row_hash`] of every row of `raw`, on every core.
+fn row_hashes(raw: &[f32], dim: usize) -> Vec<u64> {
+    let rows = raw.len() / dim;
+    par_map(rows.div_ceil(SKETCH_ROWS), |s| {
+        raw[s * SKETCH_ROWS * dim..][..(rows - s * SKETCH_ROWS).min(SKETCH_ROWS) * dim]
+            .chunks_exact(dim)
+            .map(row_hash)
+            .collect::<Vec<_>>()
+    })
+    .concat()
+}
+
+/// [`normalize_rows`] in slices of rows on every core (each row on its own: same values).
+fn par_normalize(raw: &[f32], dim: usize, unit: &mut [f32], nonzero: &mut [bool]) {
+    #[cfg(feature = "gemm")]
+    {
+        use rayon::prelude::*;
+        raw.par_chunks(SKETCH_ROWS * dim)
+            .zip(unit.par_chunks_mut(SKETCH_ROWS * dim))
+            .zip(nonzero.par_chunks_mut(SKETCH_ROWS))
+            .for_each(|((r, u), nz)| normalize_rows(r, dim, u, nz));
+    }
+    #[cfg(not(feature = "gemm"))]
+    normalize_rows(raw, dim, unit, nonzero);
 }
 
 /// A 64-bit content hash of a row's bits (four interleaved multiply–xorshift lanes).
