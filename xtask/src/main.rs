@@ -156,6 +156,29 @@ pub fn npm() -> Result {
     run("npm", &["ci", "--no-audit", "--no-fund"])
 }
 
+/// `cargo test` of the workspace's Rust tests — running them, or only building them (the
+/// CLI in `debug/hapscope` among them, exactly as the suite builds it). Not the wasm crate
+/// (its tests run in a browser) nor the Python extension, which links against the
+/// interpreter only when Python loads it: its tests are pytest's ([`python`]).
+pub fn workspace_tests(run_them: bool) -> Result {
+    let mut args = vec![
+        "test",
+        "--workspace",
+        "--exclude",
+        "hapscope-web",
+        "--exclude",
+        "hapscope-py",
+        "--lib",
+        "--bins",
+        "--tests",
+        "--examples",
+    ];
+    if !run_them {
+        args.push("--no-run");
+    }
+    run("cargo", &args)
+}
+
 fn nostd() -> Result {
     for t in NO_STD_TARGETS {
         run(
@@ -204,23 +227,7 @@ fn test() -> Result {
     nostd()?;
     // Benches are compile-checked by clippy above; running them (even once, as
     // `--all-targets` would) builds a 60,000-row library, so they stay out of the suite.
-    run(
-        "cargo",
-        &[
-            "test",
-            "--workspace",
-            "--exclude",
-            "hapscope-web",
-            // A Python extension links against the interpreter only when Python loads it:
-            // its tests are pytest's (below).
-            "--exclude",
-            "hapscope-py",
-            "--lib",
-            "--bins",
-            "--tests",
-            "--examples",
-        ],
-    )?;
+    workspace_tests(true)?;
     run(
         "cargo",
         &[

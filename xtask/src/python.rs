@@ -53,12 +53,10 @@ pub fn tests() -> Result {
             "./python",
         ],
     )?;
-    // The CLI, for the tests that compare Python's results and artifacts with it (already
-    // built by `cargo test`, which the suite runs first).
-    run(
-        "cargo",
-        &["build", "--package", "hapscope-models", "--bin", "hapscope"],
-    )?;
+    // The CLI, for the tests that compare Python's results and artifacts with it: the one
+    // `cargo test` builds (nothing to do after the suite's test step). A plain `cargo build`
+    // of the binary would resolve features without the tests' and rebuild burn.
+    crate::workspace_tests(false)?;
     let cli = target_dir().join("debug").join("hapscope");
     let cli = cli.display().to_string();
     let tests = root().join("python").join("tests").display().to_string();
