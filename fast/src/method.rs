@@ -202,6 +202,39 @@ impl<'a, K: SimilarityKernel + Clone + Sync> GridLinks<'a, K> {
     }
 }
 
+/// Every library of the θ grid `thetas` over all training rows of `haps` (row-major, `dim`
+/// columns, training order), in one grid pass — the same nodes as the paper's sequential
+/// build at each θ, bit for bit.
+pub fn grid_of_rows<K: SimilarityKernel + Sync>(
+    haps: &[f32],
+    dim: usize,
+    thetas: &[f32],
+    kernel: K,
+    screen: bool,
+) -> Result<GridLayer> {
+    let mut b = GridBuilder::new(dim, thetas, kernel, screen)?;
+    for chunk in haps.chunks(STEP * dim) {
+        b.push(chunk)?;
+    }
+    Ok(b.finish()?.0)
+}
+
+/// The links (Eq. 2) of every θ of `grid` from all training rows of `haps` and the
+/// network's `answers` on them.
+pub fn grid_links_of_rows<K: SimilarityKernel + Sync>(
+    grid: &GridLayer,
+    haps: &[f32],
+    answers: &[usize],
+    classes: usize,
+    kernel: K,
+) -> Result<Vec<Links>> {
+    let mut l = GridLinkBuilder::new(grid, classes, kernel)?;
+    for (chunk, ans) in haps.chunks(STEP * grid.dim()).zip(answers.chunks(STEP)) {
+        l.add(chunk, ans)?;
+    }
+    l.finish()
+}
+
 /// Eq. 2 over all training rows: the links from `library`'s nodes to the network's
 /// `answers` (one per row of `haps`).
 pub fn hebbian_links<K: SimilarityKernel>(

@@ -116,6 +116,20 @@ impl Detectors {
             .collect::<hapscope_core::Result<_>>()
             .map_err(|e| value("scoring", e))
     }
+
+    /// The statistic `name` of each input.
+    fn column(
+        &self,
+        py: Python<'_>,
+        haps: &[Bound<'_, PyAny>],
+        answers: &Bound<'_, PyAny>,
+        squeeze: Option<&Bound<'_, PyAny>>,
+        name: &str,
+    ) -> PyResult<(Detector, Vec<f64>)> {
+        let d = detector(name)?;
+        let stats = self.statistics(py, haps, answers, squeeze)?;
+        Ok((d, stats.iter().map(|s| s[d.index()]).collect()))
+    }
 }
 
 #[pymethods]
@@ -291,12 +305,11 @@ impl Detectors {
         detector: &str,
         squeeze: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let d = self::detector(detector)?;
+        let (d, col) = self.column(py, &haps, answers, squeeze, detector)?;
         let c = &self.thresholds.calibrations[d.index()];
-        let stats = self.statistics(py, &haps, answers, squeeze)?;
         Ok(PyArray1::from_vec(
             py,
-            stats.iter().map(|s| c.p_value(s[d.index()])).collect(),
+            col.into_iter().map(|s| c.p_value(s)).collect(),
         ))
     }
 
@@ -321,11 +334,12 @@ impl Detectors {
         fpr: f64,
         squeeze: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        let d = self::detector(detector)?;
         let t = self.threshold(detector, fpr)?;
-        let stats = self.statistics(py, &haps, answers, squeeze)?;
-        let flags = PyArray1::from_vec(py, stats.iter().map(|s| s[d.index()] > t).collect());
-        Ok(flags)
+        let (_, col) = self.column(py, &haps, answers, squeeze, detector)?;
+        Ok(PyArray1::from_vec(
+            py,
+            col.into_iter().map(|s| s > t).collect(),
+        ))
     }
 
     /// Per fitted layer: its library's size.

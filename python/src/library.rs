@@ -7,9 +7,11 @@ use hapscope_core::artifact::LibraryArtifact;
 use hapscope_core::hebbian::Links;
 use hapscope_core::library::{Library as CoreLibrary, check_theta};
 use hapscope_core::predict::Predictor;
-use hapscope_fast::grid::{GridBuilder, GridLayer, GridLinkBuilder, GridPredictor};
+use hapscope_fast::grid::{GridLayer, GridPredictor};
 use hapscope_fast::kernel::GemmKernel;
-use hapscope_fast::method::{STEP, hebbian_links, predict_scores};
+use hapscope_fast::method::{
+    STEP, grid_links_of_rows, grid_of_rows, hebbian_links, predict_scores,
+};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2};
 use pyo3::exceptions::PyValueError;
@@ -59,36 +61,6 @@ impl Library {
     }
 }
 
-/// Builds the library of `haps` at `theta` by the θ-grid pass (the same nodes as the
-/// paper's sequential build, bit for bit).
-pub fn build_grid(
-    haps: &[f32],
-    dim: usize,
-    thetas: &[f32],
-    screen: bool,
-) -> hapscope_core::Result<GridLayer> {
-    let mut b = GridBuilder::new(dim, thetas, kernel(), screen)?;
-    for chunk in haps.chunks(STEP * dim) {
-        b.push(chunk)?;
-    }
-    Ok(b.finish()?.0)
-}
-
-/// Links of every θ of `grid` from training rows and the network's answers.
-pub fn grid_links(
-    grid: &GridLayer,
-    haps: &[f32],
-    answers: &[usize],
-    classes: usize,
-) -> hapscope_core::Result<Vec<Links>> {
-    let dim = grid.dim();
-    let mut l = GridLinkBuilder::new(grid, classes, kernel())?;
-    for (chunk, ans) in haps.chunks(STEP * dim).zip(answers.chunks(STEP)) {
-        l.add(chunk, ans)?;
-    }
-    l.finish()
-}
-
 /// The class count: `classes` if given, else one more than the largest answer.
 pub fn class_count(answers: &[usize], classes: Option<usize>) -> PyResult<usize> {
     match classes {
@@ -111,7 +83,7 @@ impl Library {
         let (data, dim) = (m.data(), m.cols);
         let (grid, library) = py
             .detach(|| {
-                let grid = build_grid(data, dim, &[theta], screen)?;
+                let grid = grid_of_rows(data, dim, &[theta], kernel(), screen)?;
                 let library = grid.library(0)?;
                 Ok::<_, hapscope_core::Error>((grid, library))
             })
@@ -141,7 +113,8 @@ impl Library {
         let data = m.data();
         let links = py
             .detach(|| match &self.grid {
-                Some(grid) => grid_links(grid, data, &answers, classes).map(|mut v| v.remove(0)),
+                Some(grid) => grid_links_of_rows(grid, data, &answers, classes, kernel())
+                    .map(|mut v| v.remove(0)),
                 None => hebbian_links(
                     &self.library,
                     data,
@@ -274,31 +247,30 @@ impl Library {
     /// A library read from the CLI's artifact format (checked: version, checksum, sizes).
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        let art = LibraryArtifact::decode(data)
-            .map_err(|e| value("not a hapscope library artifact", e))?;
-        let library = art
-            .library()
-            .ok_or_else(|| {
-                PyValueError::new_err(
-                    "the artifact stores links only, without node vectors: it cannot predict",
-                )
-            })?
-            .map_err(|e| value("artifact", e))?;
-        Ok(Library {
-            library: Arc::new(library),
-            grid: None,
-            links: Some(Arc::new(art.links)),
-        })
+        Self::decode(data).map_err(PyValueError::new_err)
     }
 
     /// Reads an artifact file (see `from_bytes`).
     #[staticmethod]
     fn load(path: std::path::PathBuf) -> PyResult<Self> {
         let bytes = std::fs::read(&path)?;
-        Self::from_bytes(&bytes).map_err(|e| {
-            Python::attach(|py| {
-                PyValueError::new_err(format!("{}: {}", path.display(), e.value(py)))
-            })
+        Self::decode(&bytes).map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))
+    }
+}
+
+impl Library {
+    /// The artifact in `data`, or why it is not one.
+    fn decode(data: &[u8]) -> Result<Self, String> {
+        let art = LibraryArtifact::decode(data)
+            .map_err(|e| format!("not a hapscope library artifact: {e}"))?;
+        let library = art
+            .library()
+            .ok_or("the artifact stores links only, without node vectors: it cannot predict")?
+            .map_err(|e| format!("artifact: {e}"))?;
+        Ok(Library {
+            library: Arc::new(library),
+            grid: None,
+            links: Some(Arc::new(art.links)),
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use hapscope_core::library::check_theta;
 use hapscope_fast::grid::GridPredictor;
-use hapscope_fast::method::{STEP, agreement};
+use hapscope_fast::method::{STEP, agreement, grid_links_of_rows, grid_of_rows};
 use numpy::PyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -11,7 +11,7 @@ use pyo3::types::PyDict;
 
 use crate::arrays::{classes_of, matrix, same_rows};
 use crate::errors::value;
-use crate::library::{build_grid, class_count, grid_links, kernel};
+use crate::library::{class_count, kernel};
 
 /// For each θ of `thetas`: the library size and the top-1 / within-top-3 agreement of its
 /// predictions (Eq. 3, `top_a` nodes) with the network's `test_answers`. Returns a dict of
@@ -52,8 +52,8 @@ pub fn theta_sweep<'py>(
     let (tr, te, dim) = (train.data(), test.data(), train.cols);
     let (sizes, agree) = py
         .detach(|| {
-            let grid = build_grid(tr, dim, &thetas, screen)?;
-            let links = grid_links(&grid, tr, &a, classes)?;
+            let grid = grid_of_rows(tr, dim, &thetas, kernel(), screen)?;
+            let links = grid_links_of_rows(&grid, tr, &a, classes, kernel())?;
             let p = GridPredictor::new(&grid, &links, top_a, kernel())?;
             let mut scores: Vec<Vec<f32>> = vec![Vec::new(); thetas.len()];
             for chunk in te.chunks(STEP * dim) {

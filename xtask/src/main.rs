@@ -156,23 +156,23 @@ pub fn npm() -> Result {
     run("npm", &["ci", "--no-audit", "--no-fund"])
 }
 
-/// `cargo test` of the workspace's Rust tests — running them, or only building them (the
-/// CLI in `debug/hapscope` among them, exactly as the suite builds it). Not the wasm crate
-/// (its tests run in a browser) nor the Python extension, which links against the
-/// interpreter only when Python loads it: its tests are pytest's ([`python`]).
+/// The workspace's crates that `cargo test` runs natively: not the wasm crate (its tests
+/// run in a browser) nor the Python extension, which links against the interpreter only
+/// when Python loads it (its tests are pytest's, [`python`]).
+const NATIVE_WORKSPACE: [&str; 5] = [
+    "--workspace",
+    "--exclude",
+    "hapscope-web",
+    "--exclude",
+    "hapscope-py",
+];
+
+/// `cargo test` of the workspace's Rust tests ([`NATIVE_WORKSPACE`]) — running them, or only
+/// building them (the CLI in `debug/hapscope` among them, exactly as the suite builds it).
 pub fn workspace_tests(run_them: bool) -> Result {
-    let mut args = vec![
-        "test",
-        "--workspace",
-        "--exclude",
-        "hapscope-web",
-        "--exclude",
-        "hapscope-py",
-        "--lib",
-        "--bins",
-        "--tests",
-        "--examples",
-    ];
+    let mut args = vec!["test"];
+    args.extend(NATIVE_WORKSPACE);
+    args.extend(["--lib", "--bins", "--tests", "--examples"]);
     if !run_them {
         args.push("--no-run");
     }
@@ -228,18 +228,10 @@ fn test() -> Result {
     // Benches are compile-checked by clippy above; running them (even once, as
     // `--all-targets` would) builds a 60,000-row library, so they stay out of the suite.
     workspace_tests(true)?;
-    run(
-        "cargo",
-        &[
-            "test",
-            "--workspace",
-            "--exclude",
-            "hapscope-web",
-            "--exclude",
-            "hapscope-py",
-            "--doc",
-        ],
-    )?;
+    let mut doc = vec!["test"];
+    doc.extend(NATIVE_WORKSPACE);
+    doc.push("--doc");
+    run("cargo", &doc)?;
     python::tests()?;
     dist::dist()?;
     page_tests::wasm_tests()?;

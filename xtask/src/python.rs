@@ -17,42 +17,22 @@ fn bin(name: &str) -> String {
     venv().join("bin").join(name).display().to_string()
 }
 
-/// Creates the virtual environment where missing, with pytest and numpy.
-fn ensure_venv() -> Result {
+/// `pip install -q ARGS` in the suite's environment.
+fn pip_install(args: &[&str]) -> Result {
+    let mut all = vec!["-m", "pip", "install", "-q"];
+    all.extend_from_slice(args);
+    run(&bin("python"), &all)
+}
+
+/// `pip install ./python` into the suite's environment (created where missing, with pytest
+/// and numpy), then pytest.
+pub fn tests() -> Result {
     if !Path::new(&bin("python")).exists() {
         run("python3", &["-m", "venv", &venv().display().to_string()])?;
     }
-    run(
-        &bin("python"),
-        &[
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--upgrade",
-            "pip",
-            "pytest",
-            "numpy",
-        ],
-    )
-}
-
-/// `pip install ./python` into the suite's environment, then pytest.
-pub fn tests() -> Result {
-    ensure_venv()?;
+    pip_install(&["--upgrade", "pip", "pytest", "numpy"])?;
     // Reinstalled every run: the wheel must be the one this checkout builds.
-    run(
-        &bin("python"),
-        &[
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--force-reinstall",
-            "--no-deps",
-            "./python",
-        ],
-    )?;
+    pip_install(&["--force-reinstall", "--no-deps", "./python"])?;
     // The CLI, for the tests that compare Python's results and artifacts with it: the one
     // `cargo test` builds (nothing to do after the suite's test step). A plain `cargo build`
     // of the binary would resolve features without the tests' and rebuild burn.

@@ -78,7 +78,7 @@ impl LayerDetector {
         kernel: K,
         screen: bool,
     ) -> hapscope_core::Result<Self> {
-        use crate::method::{GridLibraries, GridLinks, STEP};
+        use crate::method::{grid_links_of_rows, grid_of_rows};
         if dim == 0 || haps.len() != answers.len() * dim {
             return Err(hapscope_core::Error::DimMismatch {
                 expected: answers.len() * dim.max(1),
@@ -91,17 +91,9 @@ impl LayerDetector {
                 reason: "the channel count does not divide the HAP length",
             });
         }
-        let mut build = GridLibraries::new(&[dim], &[vec![theta]], kernel.clone(), screen)?;
-        for chunk in haps.chunks(STEP * dim) {
-            build.push(0, chunk)?;
-        }
-        let grid = build.finish()?;
-        let mut link = GridLinks::new(&grid, classes, kernel)?;
-        for (chunk, ans) in haps.chunks(STEP * dim).zip(answers.chunks(STEP)) {
-            link.add(0, chunk, ans)?;
-        }
-        let links = link.finish()?.remove(0).remove(0);
-        let library = grid[0].library(0)?;
+        let grid = grid_of_rows(haps, dim, &[theta], kernel.clone(), screen)?;
+        let links = grid_links_of_rows(&grid, haps, answers, classes, kernel)?.remove(0);
+        let library = grid.library(0)?;
         let mut feats = Vec::with_capacity(answers.len() * features.len(dim));
         features.apply(haps, dim, &mut feats);
         let gaussian = ClassGaussian::fit(&feats, features.len(dim), answers, classes)?;

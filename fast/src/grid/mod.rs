@@ -230,44 +230,64 @@ impl Sketched {
     }
 }
 
+/// One slice of [`sketch`]'s work: raw rows, and where their unit rows, non-zero flags,
+/// coordinates and radii go.
+type SketchSlice<'a> = (
+    ((&'a [f32], &'a mut [f32]), &'a mut [bool]),
+    (&'a mut [f32], &'a mut [f32]),
+);
+
 /// Normalizes raw rows and computes their coordinates (`f64` products, as the bounds
 /// assume) and radii — in slices of [`SKETCH_ROWS`] rows on every core, a kernel call per
-/// slice (each row's sketch depends on that row alone, so the slicing changes no value;
-/// measured faster than one threaded product per block).
+/// slice, written in place (each row's sketch depends on that row alone, so the slicing
+/// changes no value; measured faster than one threaded product per block).
 fn sketch<K: SimilarityKernel + Sync>(subspace: &Subspace, kernel: &K, raw: &[f32]) -> Sketched {
     let dim = subspace.dim();
     let rows = raw.len() / dim;
     let k = subspace.k();
-    let parts = par_map(rows.div_ceil(SKETCH_ROWS), |s| {
-        let raw = &raw[s * SKETCH_ROWS * dim..][..(rows - s * SKETCH_ROWS).min(SKETCH_ROWS) * dim];
-        let m = raw.len() / dim;
-        let mut unit = vec![0.0; raw.len()];
-        let mut nonzero = vec![false; m];
-        normalize_rows(raw, dim, &mut unit, &mut nonzero);
-        let coords = if subspace.is_identity() {
-            unit.clone()
-        } else {
-            let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
-            let mut c = vec![0.0f64; m * k];
-            kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
-            c.into_iter().map(|v| v as f32).collect()
-        };
-        let radius: Vec<f32> = coords.chunks_exact(k).map(|c| subspace.radius(c)).collect();
-        (unit, nonzero, coords, radius)
-    });
     let mut out = Sketched {
         rows,
-        unit: Vec::with_capacity(raw.len()),
-        nonzero: Vec::with_capacity(rows),
-        coords: Vec::with_capacity(rows * k),
-        radius: Vec::with_capacity(rows),
+        unit: vec![0.0; raw.len()],
+        nonzero: vec![false; rows],
+        coords: vec![0.0; rows * k],
+        radius: vec![0.0; rows],
     };
-    for (unit, nonzero, coords, radius) in parts {
-        out.unit.extend(unit);
-        out.nonzero.extend(nonzero);
-        out.coords.extend(coords);
-        out.radius.extend(radius);
+    let one = |(((raw, unit), nonzero), (coords, radius)): SketchSlice<'_>| {
+        normalize_rows(raw, dim, unit, nonzero);
+        if subspace.is_identity() {
+            coords.copy_from_slice(unit);
+        } else {
+            let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
+            let mut c = vec![0.0f64; coords.len()];
+            kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
+            for (o, v) in coords.iter_mut().zip(c) {
+                *o = v as f32;
+            }
+        }
+        for (r, c) in radius.iter_mut().zip(coords.chunks_exact(k)) {
+            *r = subspace.radius(c);
+        }
+    };
+    let n = SKETCH_ROWS;
+    #[cfg(feature = "gemm")]
+    {
+        use rayon::prelude::*;
+        raw.par_chunks(n * dim)
+            .zip(out.unit.par_chunks_mut(n * dim))
+            .zip(out.nonzero.par_chunks_mut(n))
+            .zip(
+                out.coords
+                    .par_chunks_mut(n * k)
+                    .zip(out.radius.par_chunks_mut(n)),
+            )
+            .for_each(one);
     }
+    #[cfg(not(feature = "gemm"))]
+    raw.chunks(n * dim)
+        .zip(out.unit.chunks_mut(n * dim))
+        .zip(out.nonzero.chunks_mut(n))
+        .zip(out.coords.chunks_mut(n * k).zip(out.radius.chunks_mut(n)))
+        .for_each(one);
     out
 }
 

@@ -5,7 +5,7 @@ use std::fs;
 
 use anyhow::{Context, Result, bail};
 use hapscope_core::artifact::LibraryArtifact;
-use hapscope_core::predict::Predictor;
+use hapscope_core::predict::{Predictor, top_k};
 use hapscope_models::kernel::GemmKernel;
 use hapscope_models::method::{agreement, predict_scores};
 use serde_json::json;
@@ -42,12 +42,19 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
     let predictor = Predictor::new(&library, &art.links, args.top_a)?;
     let kernel = GemmKernel::new(args.threads);
     let scores = predict_scores(&predictor, &haps.data, haps.cols, &kernel, &mut |_| {})?;
-    let truth = match &args.answers {
-        Some(p) => answers(p, haps.rows, &args.haps)?,
-        // Without answers the agreement is not reported; predictions still are.
-        None => vec![0; haps.rows],
+    // Each row's top-1 class, as `agreement` ranks it (ties to the lower class).
+    let predictions: Vec<usize> = scores
+        .chunks_exact(classes)
+        .map(|row| top_k(row, 1)[0])
+        .collect();
+    let agree = match &args.answers {
+        Some(p) => Some(agreement(
+            &scores,
+            classes,
+            &answers(p, haps.rows, &args.haps)?,
+        )),
+        None => None,
     };
-    let agree = agreement(&scores, classes, &truth);
     println!(
         "library    layer {}, θ = {}, dim {}, {} nodes, {} classes",
         art.layer,
@@ -56,7 +63,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
         library.len(),
         classes
     );
-    if args.answers.is_some() {
+    if let Some(agree) = &agree {
         println!(
             "agreement  top-1 {:.4}  top-3 {:.4}  with the given answers on {} rows (a = {})",
             agree.top1, agree.top3, haps.rows, args.top_a
@@ -72,9 +79,9 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             "classes": classes,
             "top_a": args.top_a,
             "rows": haps.rows,
-            "predictions": agree.predictions,
+            "predictions": predictions,
         });
-        if args.answers.is_some() {
+        if let Some(agree) = &agree {
             doc["top1"] = json!(agree.top1);
             doc["top3"] = json!(agree.top3);
         }
