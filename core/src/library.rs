@@ -229,16 +229,9 @@ pub fn check_rows(haps: &[f32], dim: usize) -> Result<()> {
     check_finite(haps)
 }
 
-/// Normalizes each row of `raw` into `unit`, recording which rows were non-zero.
-pub fn normalize_rows(raw: &[f32], dim: usize, unit: &mut [f32], nonzero: &mut [bool]) {
-    for ((r, u), nz) in raw
-        .chunks_exact(dim)
-        .zip(unit.chunks_exact_mut(dim))
-        .zip(nonzero.iter_mut())
-    {
-        *nz = normalize(r, u);
-    }
-}
+/// Normalizes each row of `raw` into `unit`, recording which rows were non-zero (the
+/// canonical [`normalize`], row by row).
+pub use crate::similarity::normalize_rows;
 
 /// Counters of a batched build, for progress reports and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -29,6 +29,54 @@ pub const LANES: usize = 8;
 pub fn normalize(v: &[f32], out: &mut [f32]) -> bool {
     assert_eq!(v.len(), out.len(), "normalize: output length");
     let sq: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    scale_to_unit(v, sq, out)
+}
+
+/// [`normalize`] of each `dim`-long row of `raw` into `unit`, recording which rows were
+/// non-zero — the same bits as row by row. The sums of squares are serial chains of `f64`
+/// additions (index order is part of the definition), so eight rows' chains run interleaved:
+/// eight additions in flight instead of one, each row still summed in its own order.
+///
+/// # Panics
+/// If `unit` is not as long as `raw`, or `nonzero` not one per row.
+pub fn normalize_rows(raw: &[f32], dim: usize, unit: &mut [f32], nonzero: &mut [bool]) {
+    const ROWS: usize = 8;
+    assert!(
+        dim > 0 && unit.len() == raw.len() && nonzero.len() == raw.len() / dim,
+        "normalize_rows: lengths"
+    );
+    let mut raw_blocks = raw.chunks_exact(ROWS * dim);
+    let mut unit_blocks = unit.chunks_exact_mut(ROWS * dim);
+    let mut nz_blocks = nonzero.chunks_exact_mut(ROWS);
+    for ((r, u), nz) in (&mut raw_blocks).zip(&mut unit_blocks).zip(&mut nz_blocks) {
+        let rows: [&[f32]; ROWS] = core::array::from_fn(|l| &r[l * dim..][..dim]);
+        let mut sq = [0.0f64; ROWS];
+        for i in 0..dim {
+            for (s, row) in sq.iter_mut().zip(&rows) {
+                let x = f64::from(row[i]);
+                *s += x * x;
+            }
+        }
+        for ((row, out), (s, z)) in rows
+            .iter()
+            .zip(u.chunks_exact_mut(dim))
+            .zip(sq.iter().zip(nz.iter_mut()))
+        {
+            *z = scale_to_unit(row, *s, out);
+        }
+    }
+    for ((r, u), z) in raw_blocks
+        .remainder()
+        .chunks_exact(dim)
+        .zip(unit_blocks.into_remainder().chunks_exact_mut(dim))
+        .zip(nz_blocks.into_remainder())
+    {
+        *z = normalize(r, u);
+    }
+}
+
+/// The rest of [`normalize`], given `v`'s sum of squares `sq` (accumulated in index order).
+fn scale_to_unit(v: &[f32], sq: f64, out: &mut [f32]) -> bool {
     let norm = libm::sqrt(sq);
     if norm.is_nan() || norm <= 0.0 || !norm.is_finite() {
         out.fill(0.0);
@@ -135,6 +183,37 @@ pub fn f32_dot_error_bound(dim: usize) -> f32 {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    #[test]
+    fn normalize_rows_is_normalize_row_by_row_bit_for_bit() {
+        for (rows, dim) in [(1, 5), (8, 3), (19, 301), (16, 1)] {
+            let mut raw: Vec<f32> = (0..rows * dim)
+                .map(|i| ((i * 7919) % 1013) as f32 / 1013.0 - 0.41)
+                .collect();
+            // A zero row, a subnormal one (its norm underflows to 0), one of huge values.
+            raw[..dim].fill(0.0);
+            if rows > 2 {
+                raw[dim..2 * dim].fill(1e-45);
+                raw[2 * dim..3 * dim].fill(3e38);
+            }
+            let mut unit = alloc::vec![1.0; raw.len()];
+            let mut nonzero = alloc::vec![true; rows];
+            normalize_rows(&raw, dim, &mut unit, &mut nonzero);
+            for r in 0..rows {
+                let mut want = alloc::vec![0.0; dim];
+                let nz = normalize(&raw[r * dim..][..dim], &mut want);
+                assert_eq!(nonzero[r], nz, "row {r} of {rows} × {dim}");
+                let got = &unit[r * dim..][..dim];
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "row {r} of {rows} × {dim}"
+                );
+            }
+            assert!(!nonzero[0]);
+        }
+    }
 
     #[test]
     fn dot4_is_four_dots_bit_for_bit() {

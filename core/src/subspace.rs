@@ -17,8 +17,9 @@
 //! `ρ̂ ≥ ρ` is [`Subspace::radius`] and `margin` ([`Subspace::margin`]) covers every
 //! rounding: the basis' departure from orthonormality `ε = ‖BBᵀ − I‖_F` (the cross terms
 //! `cᵀ(G − G²)d` of the exact decomposition, at most `(1 + ε)²ε/(1 − ε)²`), coordinates
-//! computed in `f64` and rounded to `f32` (error at most [`Subspace::coordinate_tolerance`]
-//! each, `η = √k ×` that in norm), the `f32` dot product of the coordinates
+//! computed in `f64` — or, after [`Subspace::with_f32_slices`], as `f32` products of short
+//! slices summed in `f64` — and rounded to `f32` (error at most
+//! [`Subspace::coordinate_tolerance`] each, `η = √k ×` that in norm), the `f32` dot product of the coordinates
 //! ([`crate::similarity::f32_dot_error_bound`]`(k)`), and the canonical dot's own distance from
 //! the exact one (`f32_dot_error_bound(dim)`). Decisions taken on the bounds are therefore
 //! those of the canonical definition: a node whose upper bound is below a threshold has a
@@ -42,6 +43,10 @@ pub struct Subspace {
     k: usize,
     /// `k × dim`, row-major; empty for the identity.
     basis: Vec<f64>,
+    /// The basis rounded to `f32`, and the slice length of the `f32` products that its
+    /// coordinates may be computed with (empty and 0 unless [`Subspace::with_f32_slices`]).
+    basis_f32: Vec<f32>,
+    slice: usize,
     identity: bool,
     eps: f64,
     margin: f32,
@@ -67,6 +72,8 @@ impl Subspace {
             dim,
             k: dim,
             basis: Vec::new(),
+            basis_f32: Vec::new(),
+            slice: 0,
             identity: true,
             eps: 0.0,
             margin: f32_dot_error_bound(dim) + 1e-6,
@@ -137,12 +144,43 @@ impl Subspace {
             dim,
             k,
             basis,
+            basis_f32: Vec::new(),
+            slice: 0,
             identity: false,
             eps,
             margin: 0.0,
         };
         s.margin = s.compute_margin();
         Ok(s)
+    }
+
+    /// Allows coordinates computed the fast way: each coordinate `⟨bᵢ, x⟩` as the `f64` sum
+    /// of `f32` dot products (any order, FMA or not) of `slice`-element slices of `x` with
+    /// the same slices of [`Self::basis_f32`], rounded once to `f32`. A slice's error is at
+    /// most `γ_slice·Σ|xⱼbⱼ|` instead of an `f64` sum's `γ_dim·Σ|xⱼbⱼ|` (with `u = 2⁻²⁴`
+    /// instead of `2⁻⁵³`), so [`Self::coordinate_tolerance`] and the margin grow a little
+    /// (for 3,200-long HAPs and 128-element slices, from `≈ 1e-7` to `≈ 8e-6` per
+    /// coordinate), while the products run at `f32` speed on half the memory. The identity,
+    /// or `slice = 0`, is left as it is.
+    pub fn with_f32_slices(mut self, slice: usize) -> Self {
+        if self.identity || slice == 0 {
+            return self;
+        }
+        self.slice = slice.min(self.dim);
+        self.basis_f32 = self.basis.iter().map(|&b| b as f32).collect();
+        self.margin = self.compute_margin();
+        self
+    }
+
+    /// The basis rounded to `f32`, `k × dim` row-major: what the `f32` slices of
+    /// [`Self::with_f32_slices`] multiply (empty otherwise).
+    pub fn basis_f32(&self) -> &[f32] {
+        &self.basis_f32
+    }
+
+    /// The slice length of [`Self::with_f32_slices`] (0: coordinates in `f64`).
+    pub fn f32_slice(&self) -> usize {
+        self.slice
     }
 
     fn compute_margin(&self) -> f32 {
@@ -202,9 +240,21 @@ impl Subspace {
         }
         let nu = unit_excess(self.dim);
         let norm = libm::sqrt((1.0 + self.eps) * (1.0 + nu));
-        let u53 = libm::ldexp(1.0, -53);
-        let g = self.dim as f64 * u53 / (1.0 - self.dim as f64 * u53);
-        (g * norm + libm::ldexp(1.0, -24) * (norm + g)) * 1.01
+        let gamma = |n: usize, u: f64| n as f64 * u / (1.0 - n as f64 * u);
+        let (u24, u53) = (libm::ldexp(1.0, -24), libm::ldexp(1.0, -53));
+        let g = if self.slice == 0 {
+            // One f64 dot product of `dim` terms: |error| ≤ γ_dim·Σ|xⱼbⱼ| ≤ γ_dim·‖x‖‖b‖.
+            gamma(self.dim, u53) * norm
+        } else {
+            // The basis rounded to f32 moves each term by at most u·|xⱼbⱼ|; each slice's f32
+            // sum errs by at most γ_slice times its terms' magnitudes; the f64 sum of the
+            // `dim / slice` partial sums by at most γ times theirs.
+            let slices = self.dim.div_ceil(self.slice);
+            let g32 = gamma(self.slice, u24);
+            (u24 + g32 * (1.0 + u24) + gamma(slices, u53) * (1.0 + g32) * (1.0 + u24)) * norm
+        };
+        // Rounding the result to f32: at most u·|computed| ≤ u·(norm + g).
+        (g + u24 * (norm + g)) * 1.01
     }
 
     /// Coordinates of unit rows (`m × dim`) into `coords` (`m × k`), in portable `f64`
@@ -324,27 +374,52 @@ mod tests {
             for (r, u) in raw.chunks_exact(dim).zip(unit.chunks_exact_mut(dim)) {
                 assert!(normalize(r, u));
             }
+            // Coordinates in f64, and as f32 slices (16, 16 and 8 long) summed in f64.
             let mut coords = vec![0.0; 60 * s.k()];
             s.project(&unit, &mut coords);
-            let rad = radii(&s, &coords);
-            let mut tight = 0;
-            for i in 0..60 {
-                for j in 0..60 {
-                    let (ci, cj) = (&coords[i * s.k()..][..s.k()], &coords[j * s.k()..][..s.k()]);
-                    let p: f32 = ci.iter().zip(cj).map(|(a, b)| a * b).sum();
-                    let (lo, hi) = s.bounds(p, rad[i], rad[j]);
-                    let d = dot(&unit[i * dim..][..dim], &unit[j * dim..][..dim]);
-                    assert!(
-                        lo <= d && d <= hi,
-                        "{lo} ≤ {d} ≤ {hi} (k {k}, noise {noise})"
-                    );
-                    tight += usize::from(hi - lo < 0.1);
+            check_bounds(&s, &unit, &coords, k, noise);
+            let sliced = s.clone().with_f32_slices(16);
+            assert!(sliced.coordinate_tolerance() > s.coordinate_tolerance());
+            assert!(sliced.margin() > s.margin());
+            let b32 = sliced.basis_f32();
+            for (x, out) in unit.chunks_exact(dim).zip(coords.chunks_exact_mut(s.k())) {
+                for (o, b) in out.iter_mut().zip(b32.chunks_exact(dim)) {
+                    *o = x
+                        .chunks(16)
+                        .zip(b.chunks(16))
+                        .map(|(xs, bs)| {
+                            f64::from(xs.iter().zip(bs).map(|(x, b)| x * b).sum::<f32>())
+                        })
+                        .sum::<f64>() as f32;
                 }
             }
-            if noise < 0.05 {
-                // Near the subspace the bounds are narrow: they are useful, not just true.
-                assert_eq!(tight, 3600, "k {k}");
+            check_bounds(&sliced, &unit, &coords, k, noise);
+        }
+    }
+
+    /// Every pair's canonical similarity lies within the bounds from `coords`, and (near
+    /// the subspace) the bounds are narrow.
+    fn check_bounds(s: &Subspace, unit: &[f32], coords: &[f32], k: usize, noise: f32) {
+        let dim = s.dim();
+        let rad = radii(s, coords);
+        let mut tight = 0;
+        for i in 0..60 {
+            for j in 0..60 {
+                let (ci, cj) = (&coords[i * s.k()..][..s.k()], &coords[j * s.k()..][..s.k()]);
+                let p: f32 = ci.iter().zip(cj).map(|(a, b)| a * b).sum();
+                let (lo, hi) = s.bounds(p, rad[i], rad[j]);
+                let d = dot(&unit[i * dim..][..dim], &unit[j * dim..][..dim]);
+                assert!(
+                    lo <= d && d <= hi,
+                    "{lo} ≤ {d} ≤ {hi} (k {k}, noise {noise}, slice {})",
+                    s.f32_slice()
+                );
+                tight += usize::from(hi - lo < 0.1);
             }
+        }
+        if noise < 0.05 {
+            // Near the subspace the bounds are narrow: they are useful, not just true.
+            assert_eq!(tight, 3600, "k {k}");
         }
     }
 

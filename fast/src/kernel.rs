@@ -45,6 +45,56 @@ impl SimilarityKernel for GemmKernel {
     }
 }
 
+/// `out` (m × k, row-major): each row of `unit` (m × dim) against each row of `basis`
+/// (k × dim), as the `f64` sum of `f32` products of `slice`-column slices — the coordinates
+/// of [`hapscope_core::subspace::Subspace::with_f32_slices`], within its tolerance whatever
+/// order gemm sums a slice in. On the calling thread (callers split rows over the cores).
+pub fn sliced_products(unit: &[f32], basis: &[f32], dim: usize, slice: usize, out: &mut [f64]) {
+    let m = unit.len() / dim.max(1);
+    let k = basis.len() / dim.max(1);
+    assert!(
+        slice > 0 && unit.len() == m * dim && basis.len() == k * dim && out.len() == m * k,
+        "sliced_products: shapes"
+    );
+    out.fill(0.0);
+    let mut partial = vec![0.0f32; m * k];
+    for c in (0..dim).step_by(slice) {
+        let l = slice.min(dim - c);
+        if m == 0 || k == 0 {
+            break;
+        }
+        // SAFETY: row i of the lhs is unit[i·dim + c ..][..l] and column j of the rhs is
+        // basis[j·dim + c ..][..l], both inside the slices checked above (c + l ≤ dim);
+        // `partial` is m × k and unaliased.
+        unsafe {
+            gemm(
+                m,
+                k,
+                l,
+                partial.as_mut_ptr(),
+                1,
+                k as isize,
+                false,
+                unit.as_ptr().add(c),
+                1,
+                dim as isize,
+                basis.as_ptr().add(c),
+                dim as isize,
+                1,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
+        for (o, &p) in out.iter_mut().zip(&partial) {
+            *o += f64::from(p);
+        }
+    }
+}
+
 /// `out` (m×n, row-major) = Q (m×dim, row-major) · Pᵀ (element (k, j) = `p[j·dim + k]`), in
 /// `f32` or `f64`; `[zero, one]` are that type's 0 and 1 (gemm's β and α).
 fn product<T: 'static + Copy>(
@@ -95,6 +145,39 @@ fn product<T: 'static + Copy>(
 mod tests {
     use super::*;
     use hapscope_core::similarity::dot;
+
+    #[test]
+    fn sliced_products_are_within_the_slices_bound() {
+        let (m, k, dim) = (37, 9, 1000);
+        let unit: Vec<f32> = (0..m * dim)
+            .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.45) / 9.0)
+            .collect();
+        let basis: Vec<f32> = (0..k * dim)
+            .map(|i| ((i * 104_729 % 977) as f32 / 977.0 - 0.52) / 9.0)
+            .collect();
+        for slice in [1, 64, 128, 1000, 4096] {
+            let mut out = vec![0.0f64; m * k];
+            sliced_products(&unit, &basis, dim, slice, &mut out);
+            let gamma = slice.min(dim) as f64 * 2f64.powi(-24) * 1.01;
+            for i in 0..m {
+                for j in 0..k {
+                    let (x, b) = (&unit[i * dim..][..dim], &basis[j * dim..][..dim]);
+                    let exact: f64 = x
+                        .iter()
+                        .zip(b)
+                        .map(|(&x, &b)| f64::from(x) * f64::from(b))
+                        .sum();
+                    let mag: f64 = x.iter().zip(b).map(|(&x, &b)| f64::from(x * b).abs()).sum();
+                    let err = (out[i * k + j] - exact).abs();
+                    assert!(
+                        err <= gamma * mag + 1e-12,
+                        "slice {slice} ({i},{j}): {err} > {}",
+                        gamma * mag
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn within_declared_bound_of_canonical_dot() {

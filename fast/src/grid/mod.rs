@@ -49,8 +49,11 @@ pub const SUBSPACE_MIN_DIM: usize = 2 * SUBSPACE_K;
 pub const BASIS_ROWS: usize = 2048;
 /// Nodes per page of the union's vectors.
 const PAGE_NODES: usize = 256;
-/// Rows per `f64` product of the sketch.
+/// Rows per product of the sketch.
 const SKETCH_ROWS: usize = 128;
+/// Columns per `f32` product of the sketch's coordinates ([`Subspace::with_f32_slices`]):
+/// short enough that the bounds barely widen, long enough for gemm's micro-kernels.
+pub const F32_SLICE: usize = 128;
 /// Rows per step of every pass: bounds the scratch (`BLOCK × union` similarities).
 pub const BLOCK: usize = 256;
 
@@ -237,8 +240,8 @@ type SketchSlice<'a> = (
     (&'a mut [f32], &'a mut [f32]),
 );
 
-/// Normalizes raw rows and computes their coordinates (`f64` products, as the bounds
-/// assume) and radii — in slices of [`SKETCH_ROWS`] rows on every core, a kernel call per
+/// Normalizes raw rows and computes their coordinates (within the subspace's
+/// [`Subspace::coordinate_tolerance`], as the bounds assume) and radii — in slices of [`SKETCH_ROWS`] rows on every core, a kernel call per
 /// slice, written in place (each row's sketch depends on that row alone, so the slicing
 /// changes no value; measured faster than one threaded product per block).
 fn sketch<K: SimilarityKernel + Sync>(subspace: &Subspace, kernel: &K, raw: &[f32]) -> Sketched {
@@ -254,16 +257,7 @@ fn sketch<K: SimilarityKernel + Sync>(subspace: &Subspace, kernel: &K, raw: &[f3
     };
     let one = |(((raw, unit), nonzero), (coords, radius)): SketchSlice<'_>| {
         normalize_rows(raw, dim, unit, nonzero);
-        if subspace.is_identity() {
-            coords.copy_from_slice(unit);
-        } else {
-            let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
-            let mut c = vec![0.0f64; coords.len()];
-            kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
-            for (o, v) in coords.iter_mut().zip(c) {
-                *o = v as f32;
-            }
-        }
+        coordinates(subspace, kernel, unit, coords);
         for (r, c) in radius.iter_mut().zip(coords.chunks_exact(k)) {
             *r = subspace.radius(c);
         }
@@ -289,6 +283,44 @@ fn sketch<K: SimilarityKernel + Sync>(subspace: &Subspace, kernel: &K, raw: &[f3
         .zip(out.coords.chunks_mut(n * k).zip(out.radius.chunks_mut(n)))
         .for_each(one);
     out
+}
+
+/// Coordinates of unit rows in `subspace`: `f32` slices summed in `f64` where the subspace
+/// allows them ([`Subspace::with_f32_slices`]: gemm's `f32` kernels on the rows as they
+/// are, where `f64` products need them copied to `f64` first; measured on 10,000 CN2 test
+/// rows, predictions 0.20 → 0.15 s), `f64` products otherwise.
+fn coordinates<K: SimilarityKernel>(
+    subspace: &Subspace,
+    kernel: &K,
+    unit: &[f32],
+    coords: &mut [f32],
+) {
+    if subspace.is_identity() {
+        coords.copy_from_slice(unit);
+        return;
+    }
+    let dim = subspace.dim();
+    let mut c = vec![0.0f64; coords.len()];
+    #[cfg(feature = "gemm")]
+    let sliced = subspace.f32_slice() > 0;
+    #[cfg(not(feature = "gemm"))]
+    let sliced = false;
+    if sliced {
+        #[cfg(feature = "gemm")]
+        crate::kernel::sliced_products(
+            unit,
+            subspace.basis_f32(),
+            dim,
+            subspace.f32_slice(),
+            &mut c,
+        );
+    } else {
+        let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
+        kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
+    }
+    for (o, v) in coords.iter_mut().zip(c) {
+        *o = v as f32;
+    }
 }
 
 /// [`row_hash`] of every row of `raw`, on every core.
