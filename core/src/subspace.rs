@@ -19,8 +19,8 @@
 //! `cᵀ(G − G²)d` of the exact decomposition, at most `(1 + ε)²ε/(1 − ε)²`), coordinates
 //! computed in `f64` — or, after [`Subspace::with_f32_slices`], as `f32` products of short
 //! slices summed in `f64` — and rounded to `f32` (error at most
-//! [`Subspace::coordinate_tolerance`] each, `η = √k ×` that in norm), the `f32` dot product of the coordinates
-//! ([`crate::similarity::f32_dot_error_bound`]`(k)`), and the canonical dot's own distance from
+//! [`Subspace::coordinate_tolerance`] each, `η = √k ×` that in norm), the `f32` dot product
+//! of the coordinates ([`crate::similarity::f32_dot_error_bound`]`(k)`), and the canonical dot's own distance from
 //! the exact one (`f32_dot_error_bound(dim)`). Decisions taken on the bounds are therefore
 //! those of the canonical definition: a node whose upper bound is below a threshold has a
 //! canonical similarity below it; one whose lower bound reaches it, at or above it; only

@@ -57,12 +57,12 @@ pub fn sliced_products(unit: &[f32], basis: &[f32], dim: usize, slice: usize, ou
         "sliced_products: shapes"
     );
     out.fill(0.0);
+    if m == 0 || k == 0 {
+        return;
+    }
     let mut partial = vec![0.0f32; m * k];
     for c in (0..dim).step_by(slice) {
         let l = slice.min(dim - c);
-        if m == 0 || k == 0 {
-            break;
-        }
         // SAFETY: row i of the lhs is unit[i·dim + c ..][..l] and column j of the rhs is
         // basis[j·dim + c ..][..l], both inside the slices checked above (c + l ≤ dim);
         // `partial` is m × k and unaliased.

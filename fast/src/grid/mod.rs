@@ -241,8 +241,8 @@ type SketchSlice<'a> = (
 );
 
 /// Normalizes raw rows and computes their coordinates (within the subspace's
-/// [`Subspace::coordinate_tolerance`], as the bounds assume) and radii — in slices of [`SKETCH_ROWS`] rows on every core, a kernel call per
-/// slice, written in place (each row's sketch depends on that row alone, so the slicing
+/// [`Subspace::coordinate_tolerance`], as the bounds assume) and radii — in slices of
+/// [`SKETCH_ROWS`] rows on every core, a kernel call per slice, written in place (each row's sketch depends on that row alone, so the slicing
 /// changes no value; measured faster than one threaded product per block).
 fn sketch<K: SimilarityKernel + Sync>(subspace: &Subspace, kernel: &K, raw: &[f32]) -> Sketched {
     let dim = subspace.dim();
@@ -301,22 +301,15 @@ fn coordinates<K: SimilarityKernel>(
     }
     let dim = subspace.dim();
     let mut c = vec![0.0f64; coords.len()];
-    #[cfg(feature = "gemm")]
-    let sliced = subspace.f32_slice() > 0;
-    #[cfg(not(feature = "gemm"))]
-    let sliced = false;
-    if sliced {
+    match subspace.f32_slice() {
         #[cfg(feature = "gemm")]
-        crate::kernel::sliced_products(
-            unit,
-            subspace.basis_f32(),
-            dim,
-            subspace.f32_slice(),
-            &mut c,
-        );
-    } else {
-        let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
-        kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
+        slice @ 1.. => {
+            crate::kernel::sliced_products(unit, subspace.basis_f32(), dim, slice, &mut c);
+        }
+        _ => {
+            let q: Vec<f64> = unit.iter().map(|&v| f64::from(v)).collect();
+            kernel.dots_f64(&q, subspace.basis(), dim, &mut c);
+        }
     }
     for (o, v) in coords.iter_mut().zip(c) {
         *o = v as f32;
