@@ -1,17 +1,22 @@
 // The page's side of the worker, and the fallback from WebGPU to the CPU when the GPU fails
 // (no adapter, device lost, a shader error): the worker is replaced by one on the CPU and the
 // requests retried — the libraries are the same, so are the answers.
+//
+// Two builds of the wasm: the CPU engine (`pkg/`), which every visit loads, and the WebGPU
+// engine (`pkg-webgpu/`, three times the code: burn-wgpu and its shader compiler), fetched only
+// when a visitor asks for WebGPU (`?backend=webgpu`; without an adapter it falls back to its
+// CPU, saying why). "auto" is the CPU engine: for these small networks the CPU answers about as
+// fast, and a phone should not download a GPU shader compiler before its first answer.
 import { Rpc } from './rpc.js';
+
+/** The engine (build directory) that runs `backend`. */
+export const engineFor = (backend) => (backend === 'webgpu' ? 'pkg-webgpu' : 'pkg');
 
 export class Engine {
   /** `model`: the bundle directory, `model` (MNIST) or `model-cifar` (CIFAR-10). */
   constructor(model = 'model') {
     this.model = model;
-    // The wasm compiles here, from the first moment, while the worker starts and loads its
-    // scripts; the compiled module goes to it (and to a CPU worker that replaces it). A
-    // failure here only means the worker compiles it itself.
-    this.module = WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)))
-      .catch(() => null);
+    this.modules = new Map();
     this.rpc = null;
     this.info = null;
     this.fallback = null;
@@ -19,17 +24,32 @@ export class Engine {
     this.onchange = () => {};
   }
 
+  /** The engine's wasm, compiled here while it downloads (and while the worker starts and
+   *  loads its scripts); the compiled module goes to the worker. `null` (the worker then
+   *  compiles it itself) when this fails. */
+  compiled(engine) {
+    if (!this.modules.has(engine)) {
+      this.modules.set(engine, WebAssembly.compileStreaming(fetch(new URL(`./${engine}/hapscope_web_bg.wasm`, import.meta.url)))
+        .catch(() => null));
+    }
+    return this.modules.get(engine);
+  }
+
   async start(backend) {
+    const engine = engineFor(backend);
+    const compiling = this.compiled(engine);
     // Requests still pending on the old worker are retried by `run` on the new one.
     if (this.rpc) this.rpc.close(Object.assign(new Error('the GPU worker was replaced'), { gpuLost: true }));
-    this.rpc = new Rpc();
+    this.rpc = new Rpc(engine, this.model);
     this.rpc.onevent = (ev) => {
       if (ev.event === 'device-lost' && this.info?.backend === 'webgpu') {
         this.toCpu(`the device was lost: ${ev.message}`).catch(() => {});
       }
     };
-    const module = await this.module;
-    this.info = await this.rpc.call('load', { backend, model: this.model, module });
+    const module = await compiling;
+    // The WebGPU engine is asked for "auto": without an adapter it answers on its CPU, saying why.
+    const wants = engine === 'pkg-webgpu' ? 'auto' : backend;
+    this.info = await this.rpc.call('load', { backend: wants, model: this.model, module });
     if (this.info.fallback) this.fallback = this.info.fallback;
     this.onchange(this.info);
     return this.info;

@@ -1,16 +1,12 @@
 // The page: drawing pad and upload → worker (wasm) → per-layer predictions, CPL verdict,
 // nearest exemplars, attack playground; and `window.hapscope` for automation and embedding.
-import { Engine } from './engine.js';
+import { engine, started, params, cifarMode } from './boot.js';
 import { Pad } from './pad.js';
 import { Exemplars, drawImage } from './exemplars.js';
 import { renderLayers, renderVerdict } from './render.js';
 
 const $ = (id) => document.getElementById(id);
-const params = new URLSearchParams(location.search);
-// `?model=cifar`: the CIFAR-10 mode (ResNet44), where the build made it (dist/model-cifar).
-const cifarMode = params.get('model') === 'cifar';
 const NO_CIFAR = 'The CIFAR-10 mode is not part of this build of the page.';
-const engine = new Engine(cifarMode ? 'model-cifar' : 'model');
 const exemplars = new Exemplars();
 let current = null; // the image on screen (Float32Array, channel-major) and its analysis
 const inputShape = () => engine.info?.input ?? [1, 28, 28];
@@ -20,6 +16,13 @@ const blank = () => new Float32Array(inputShape().reduce((a, b) => a * b, 1));
 function showBackend(info) {
   const name = info.backend === 'webgpu' ? 'WebGPU' : 'CPU';
   $('backend').textContent = `backend: ${name}` + (engine.fallback ? ` — ${engine.fallback}` : '');
+  // The WebGPU engine is a separate, larger download (engine.js): offered, not imposed.
+  const other = info.backend === 'webgpu' ? 'cpu' : 'webgpu';
+  if (other === 'cpu' || ('gpu' in navigator && !engine.fallback)) {
+    const to = new URLSearchParams(params);
+    to.set('backend', other);
+    $('backend').append(' (', link(`?${to}`, other === 'cpu' ? 'use the CPU' : 'try WebGPU, a larger download'), ')');
+  }
 }
 
 function show(digit, analysis) {
@@ -35,9 +38,10 @@ const toF32 = (pixels) => (pixels instanceof Float32Array ? pixels : Float32Arra
 
 // --- the public API -------------------------------------------------------------------------
 const ready = (async () => {
-  const backend = params.get('backend') ?? 'auto';
+  // The engine started in boot.js; later changes (the move to the CPU) come by `onchange`.
   engine.onchange = showBackend;
-  const info = await engine.start(backend);
+  const info = await started;
+  showBackend(info);
   exemplars.set(info.exemplars, info.classes);
   const images = info.input[0] === 3 ? 'images' : 'digits';
   const d = info.detectors;

@@ -84,17 +84,21 @@ export async function readRows(key) {
   }
 }
 
-/** Keeps `rows` under `key`, replacing every older entry (a new bundle makes them stale).
- *  Never throws. */
+/** Keeps `rows` under `key`, dropping every entry of other builds (stale: their wasm
+ *  computed them). This build's other bundle (MNIST beside CIFAR-10) keeps its entry, so a
+ *  visitor who switches modes does not recompute either. Never throws. */
 export async function writeRows(key, rows) {
   let db;
   try {
     if (rows.length === 0) return false;
     const digest = await digestOf(rows);
     db = await open();
+    const keys = await request(db, 'readonly', (s) => s.getAllKeys());
     // One transaction: the older entries go only if the new one is stored.
     await request(db, 'readwrite', (s) => {
-      s.clear();
+      for (const k of keys) {
+        if (typeof k !== 'string' || !k.startsWith(`${BUILD}:`)) s.delete(k);
+      }
       return s.put({ rows: rows.map((r) => r.buffer), digest }, key);
     });
     return true;

@@ -1,7 +1,7 @@
 // The page's service worker: this build's files, cached when it installs (after the first
 // visit has answered: main.js registers it then) and served from that cache first — a
 // return visit downloads nothing, and the page works offline after one visit. The CIFAR-10
-// mode's files (≈ 17 MB) are cached when first opened, not before.
+// mode's files and the WebGPU engine are cached when first used, not before.
 //
 // `cargo xtask dist` writes the build's id and file list over the two lines below; a new
 // build is a new cache, and the old one goes when the new worker takes over (once no page
@@ -10,7 +10,7 @@ const BUILD = 'unbuilt';
 const FILES = [];
 
 const CACHE = `hapscope-${BUILD}`;
-const LAZY = /\/model-cifar\//;
+const LAZY = /\/(model-cifar|pkg-webgpu)\//;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(FILES)));

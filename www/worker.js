@@ -1,15 +1,33 @@
 // The page's Web Worker: owns the wasm module (hapscope-web) so the page never freezes
 // while the network, the libraries or PGD run. Messages: {id, op, args} → {id, ok, result|error}.
-import init, { Hapscope, exemplarHaps, preprocess, photoInk, checkUpload, uploadHeadBytes } from './pkg/hapscope_web.js';
 import { Rpc } from './rpc.js';
 import { rowsKey, readRows, writeRows, dropRows, sha256Hex } from './store.js';
 
 let model = null;
+// This worker's engine and bundle, from its name (rpc.js).
+const NAMED = (() => {
+  try {
+    return JSON.parse(self.name) ?? {};
+  } catch {
+    return {};
+  }
+})();
+// The engine's wasm-bindgen glue (`pkg/` on the CPU, `pkg-webgpu/` for WebGPU: engine.js),
+// fetched as the worker starts; `wasm` once it is here.
+const ENGINE = NAMED.engine ?? 'pkg';
+const gluing = ['pkg', 'pkg-webgpu'].includes(ENGINE)
+  ? import(`./${ENGINE}/hapscope_web.js`)
+  : Promise.reject(new Error(`no engine ${ENGINE}`));
+gluing.catch(() => {}); // awaited by `load` and `init`
+let wasm = null;
+async function glue() {
+  wasm ??= await gluing;
+  return wasm;
+}
 // The write of this load's libraries for the next visit (resolves to whether they are kept).
 let keptWrite = Promise.resolve(false);
 const KEEP_AFTER_MS = 500;
 let wasmMemory = null;
-let dir = 'model';
 let input = [1, 28, 28];
 
 // The WebGPU devices the wasm asks for: their loss is reported to the page (which moves to
@@ -27,25 +45,20 @@ if (self.GPUAdapter) {
   };
 }
 
-async function fetchBytes(name) {
+async function fetchBytes(dir, name) {
   const res = await fetch(`${dir}/${name}`);
   if (!res.ok) throw new Error(`${dir}/${name}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
 }
 
-// `model` (MNIST, the LeNet) or `model-cifar` (CIFAR-10, ResNet44).
-async function load({ backend, model: which = 'model', module: compiled = null }) {
-  if (!['model', 'model-cifar'].includes(which)) throw new Error(`no model ${which}`);
-  dir = which;
-  const t0 = performance.now();
-  // The wasm compiles while the model downloads — and, on a return visit, while the kept
-  // libraries are read — the compiled module is shared with the helpers.
-  // The page usually compiled it already (engine.js).
-  const module = compiled instanceof WebAssembly.Module
-    ? Promise.resolve(compiled)
-    : WebAssembly.compileStreaming(fetch(new URL('./pkg/hapscope_web_bg.wasm', import.meta.url)));
-  module.catch(() => {}); // awaited below; an early failure of another step must not leave it unhandled
-  const manifestRaw = await fetchBytes('manifest.json');
+/**
+ * What a load of bundle `dir` needs before the wasm: its manifest, the download of its files
+ * and what an earlier visit kept (store.js). Started when the worker starts, for the bundle
+ * named when it was started (rpc.js), so that this overlaps with the page compiling the wasm and sending
+ * `load`; a load of another bundle starts its own.
+ */
+async function begin(dir) {
+  const manifestRaw = await fetchBytes(dir, 'manifest.json');
   let manifest;
   try {
     manifest = JSON.parse(new TextDecoder().decode(manifestRaw));
@@ -59,17 +72,47 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   if (files.some((f) => typeof f !== 'string' || f.includes('/'))) {
     throw new Error(`${dir}/manifest.json: file names missing or invalid`);
   }
-  const download = Promise.all(files.map(fetchBytes));
+  const download = Promise.all(files.map((f) => fetchBytes(dir, f)));
   download.catch(() => {});
-  // The LeNet's node vectors are recomputed from the exemplars, shared among helper workers
-  // (started as soon as the wasm is compiled, so they initialise during the download) — or,
-  // on a return visit, read from what the first visit kept (store.js). ResNet44's libraries
-  // store theirs.
-  const lenet = (manifest.network ?? 'lenet') === 'lenet';
-  const key = lenet ? await rowsKey(manifestRaw) : null;
-  const [mod, kept] = await Promise.all([module, lenet ? readRows(key) : null]);
+  // The node vectors are recomputed from the exemplars (the bundles ship none: they would be
+  // most of a download, 13 of the CIFAR-10 mode's 17 MB) — or, on a return visit, read from
+  // what the first visit kept.
+  const key = await rowsKey(manifestRaw);
+  const kept = readRows(key);
+  return { manifestRaw, manifest, download, key, kept };
+}
+
+const BUNDLES = ['model', 'model-cifar'];
+const early = new Map();
+{
+  const dir = NAMED.model;
+  if (BUNDLES.includes(dir)) {
+    early.set(dir, begin(dir));
+    early.get(dir).catch(() => {}); // reported by `load`
+  }
+}
+
+// `model` (MNIST, the LeNet) or `model-cifar` (CIFAR-10, ResNet44).
+async function load({ backend, model: which = 'model', module: compiled = null }) {
+  if (!BUNDLES.includes(which)) throw new Error(`no model ${which}`);
+  // Timed from the worker's start (its time origin): the early part of the load counts.
+  const t0 = 0;
+  // The wasm compiles while the model downloads — and, on a return visit, while the kept
+  // libraries are read — the compiled module is shared with the helpers.
+  // The page usually compiled it already (engine.js).
+  const module = compiled instanceof WebAssembly.Module
+    ? Promise.resolve(compiled)
+    : WebAssembly.compileStreaming(fetch(new URL(`./${ENGINE}/hapscope_web_bg.wasm`, import.meta.url)));
+  module.catch(() => {}); // awaited below; an early failure of another step must not leave it unhandled
+  const started = early.get(which) ?? begin(which);
+  early.delete(which);
+  const { manifestRaw, manifest, download, key, kept: keeping } = await started;
+  // Node vectors are shared among helper workers (started as soon as the wasm is compiled,
+  // so they initialise during the download) unless an earlier visit kept them.
+  const [mod, kept] = await Promise.all([module, keeping]);
+  const { default: init, Hapscope } = await glue();
   wasmMemory = (await init({ module_or_path: mod })).memory;
-  const helpers = lenet && !kept ? spawnHelpers(mod) : [];
+  const helpers = !kept ? spawnHelpers(mod) : [];
   const downloaded = await download;
   // The files' SHA-256 by WebCrypto (the wasm compares them with the manifest's).
   const digests = await Promise.all(downloaded.map(sha256Hex));
@@ -78,7 +121,7 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   const libraries = rest;
   const t1 = performance.now();
   // The helpers take the network, input shape and taps from the manifest, as the loader does.
-  const haps = lenet && !kept
+  const haps = !kept
     ? await shareHaps([manifestRaw, weights, exemplars], manifest.exemplar_ids.length, helpers)
     : undefined;
   const th = performance.now();
@@ -95,7 +138,7 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   }
   // Kept for the next visit once this one has had time to answer: hashing and storing
   // ≈ 25 MB would otherwise hold up the first analysis. Not waited for (`kept` can).
-  const rows = lenet && !cached ? model.takeNodeRows() : [];
+  const rows = !cached ? model.takeNodeRows() : [];
   keptWrite = rows.length
     ? new Promise((resolve) => setTimeout(resolve, KEEP_AFTER_MS)).then(() => writeRows(key, rows))
     : Promise.resolve(cached);
@@ -118,7 +161,7 @@ async function load({ backend, model: which = 'model', module: compiled = null }
 function spawnHelpers(module) {
   const count = Math.min(3, (navigator.hardwareConcurrency || 1) - 1);
   return Array.from({ length: Math.max(0, count) }, () => {
-    const h = new Rpc();
+    const h = new Rpc(ENGINE);
     h.ready = h.call('init', { module });
     h.ready.catch(() => {}); // a failed helper only loses its share (see shareHaps)
     return h;
@@ -133,7 +176,7 @@ async function shareHaps(files, n, helpers) {
     const parts = ready.length + 1;
     const at = (k) => Math.round((k * n) / parts);
     const theirs = ready.map((h, k) => h.call('haps', { files, start: at(k + 1), end: at(k + 2) }));
-    const mine = await exemplarHaps(...files, at(0), at(1));
+    const mine = await wasm.exemplarHaps(...files, at(0), at(1));
     const shares = [mine, ...(await Promise.all(theirs))];
     return mine.map((_, l) => {
       const out = new Float32Array(shares.reduce((s, p) => s + p[l].length, 0));
@@ -155,7 +198,7 @@ async function shareHaps(files, n, helpers) {
  * size instead of being decoded into 1.6 GB.
  */
 async function decodeUpload(file) {
-  checkUpload(new Uint8Array(await file.slice(0, uploadHeadBytes()).arrayBuffer()), file.size);
+  wasm.checkUpload(new Uint8Array(await file.slice(0, wasm.uploadHeadBytes()).arrayBuffer()), file.size);
   return createImageBitmap(file).catch(() => {
     throw new Error('the image data could not be decoded (corrupt or unsupported)');
   });
@@ -182,7 +225,7 @@ function photoDigit(img) {
   for (let i = 0; i < luma.length; i++) {
     luma[i] = (0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2]) / 255;
   }
-  return preprocess(photoInk(luma), width, height);
+  return wasm.preprocess(wasm.photoInk(luma), width, height);
 }
 
 /** A photo → `side × side` RGB, channel-major, in [0, 1]: its centred square, scaled down
@@ -201,12 +244,12 @@ function colourImage(img, side) {
 
 const ops = {
   load,
-  init: async ({ module }) => { await init({ module_or_path: module }); return true; },
-  haps: ({ files, start, end }) => exemplarHaps(...files, start, end),
+  init: async ({ module }) => { await (await glue()).default({ module_or_path: module }); return true; },
+  haps: ({ files, start, end }) => wasm.exemplarHaps(...files, start, end),
   analyze: ({ pixels }) => model.analyze(pixels),
   attack: ({ pixels, eps, seed, adaptive }) => model.attack(pixels, eps, seed ?? 1, Boolean(adaptive)),
   analyzeInk: async ({ ink, width, height }) => {
-    const digit = preprocess(ink, width, height);
+    const digit = wasm.preprocess(ink, width, height);
     return { digit, analysis: await model.analyze(digit) };
   },
   analyzeFile: async ({ file }) => {

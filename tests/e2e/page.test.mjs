@@ -177,10 +177,23 @@ await check('a corrupted or truncated library file is named on the page', async 
   }
 });
 
-await check('without a WebGPU adapter the page falls back to the CPU with the same answers', async () => {
+await check('the default page runs the CPU engine and never downloads the WebGPU one', async () => {
+  const mine = [];
+  const { page, info } = await open(browser, 'auto', mine);
+  assert.equal(info.backend, 'cpu');
+  assert.equal(info.fallback ?? null, null);
+  assert.ok(mine.some((r) => r.url.endsWith('/pkg/hapscope_web_bg.wasm')), 'the CPU engine was not loaded');
+  assert.deepEqual(mine.filter((r) => r.url.includes('/pkg-webgpu/')).map((r) => r.url), []);
+  // The badge offers WebGPU (this browser has an adapter) by a link to the WebGPU engine.
+  assert.match(await page.locator('#backend a').getAttribute('href'), /backend=webgpu/);
+  requests.push(...mine);
+  await page.close();
+});
+
+await check('without a WebGPU adapter the WebGPU engine falls back to the CPU with the same answers', async () => {
   const plain = await launch({ webgpu: false });
   try {
-    const { page, info } = await open(plain, 'auto', requests);
+    const { page, info } = await open(plain, 'webgpu', requests);
     assert.equal(info.backend, 'cpu');
     assert.match(info.fallback ?? '', /WebGPU/);
     assert.match(await page.locator('#backend').textContent(), /CPU — .*WebGPU/);
@@ -343,6 +356,27 @@ await check('return visit from the kept files and libraries, and offline', async
   await context.close();
 });
 
+// The WebGPU engine is cached when first used: a return visit on it downloads nothing,
+// runs its own glue and wasm (not the CPU engine's) and reads the kept libraries.
+await check('return visit on the WebGPU engine, from the cache', async () => {
+  const context = await browser.newContext();
+  const first = await open(browser, 'webgpu', requests, { context });
+  assert.equal(first.info.backend, 'webgpu');
+  assert.deepEqual(await first.page.evaluate(() => window.hapscope.kept()), { files: true, libraries: true });
+  await first.page.close();
+  const responses = [];
+  const again = await open(browser, 'webgpu', requests, { context, responses });
+  assert.equal(again.info.backend, 'webgpu', again.info.fallback ?? '');
+  assert.equal(again.info.keptLibraries, true);
+  const g = golden.digits[0];
+  const a = await again.page.evaluate((px) => window.hapscope.analyze(Float32Array.from(px)), digits[g.id]);
+  assert.equal(a.answer, g.answer);
+  assert.deepEqual(a.layers.map((l) => l.top3[0][0]), g.top1);
+  const engine = responses.filter((r) => r.url.includes('/pkg-webgpu/'));
+  assert.ok(engine.length >= 1 && engine.every((r) => r.fromServiceWorker), JSON.stringify(engine));
+  await context.close();
+});
+
 // Without the CIFAR-10 mode its checks cannot run: a skip, but a failure under CI.
 await check('the CIFAR-10 mode is built, or its checks are skipped (not under CI)', async () => {
   requireOrSkip(cifarBuilt(), 'CIFAR-10 mode checks: dist/model-cifar was not built (no ResNet44 weights or CIFAR-10 where `cargo xtask dist` looked: $HAPSCOPE_MODELS / $HAPSCOPE_DATA, else ../shared)');
@@ -380,6 +414,31 @@ if (cifarBuilt()) {
     const bad = await page.evaluate(() => window.hapscope.analyze(new Float32Array(784)).then(() => 'resolved', (e) => e.message));
     assert.match(bad, /3072 values \(3 × 32 × 32, channel-major\), got 784/);
     await page.close();
+  });
+
+  // The CIFAR-10 bundle ships no node vectors either: the first visit computes them (732
+  // ResNet44 passes) and keeps them beside the MNIST page's, which stay kept.
+  await check('CIFAR-10 mode: a return visit reads its kept libraries, and the MNIST page keeps its own', async () => {
+    const context = await browser.newContext();
+    const inputs = goldenCifar.digits.slice(0, 3).map((g) => cifarPixels(records[g.id]));
+    const answers = (page) => page.evaluate(async (inputs) => {
+      const out = [];
+      for (const px of inputs) out.push((await window.hapscope.analyze(Float32Array.from(px))).layers.map((l) => l.top3));
+      return out;
+    }, inputs);
+    const visit = async (model, keptBefore) => {
+      const v = await open(browser, 'cpu', requests, { context, model });
+      assert.equal(v.info.keptLibraries, keptBefore, `${model ?? 'mnist'}: keptLibraries`);
+      const got = model ? await answers(v.page) : null;
+      assert.equal((await v.page.evaluate(() => window.hapscope.kept())).libraries, true);
+      await v.page.close();
+      return got;
+    };
+    await visit(undefined, false);
+    const want = await visit('cifar', false);
+    await visit(undefined, true);
+    assert.deepEqual(await visit('cifar', true), want);
+    await context.close();
   });
 
   // ResNet44 on SwiftShader (a software GPU) takes seconds an image: WebGPU gets 20.

@@ -9,6 +9,10 @@
 //! Loading recomputes every library node's HAPs from its exemplar digit on the CPU, so the
 //! libraries are the same whichever backend then answers queries — and a WebGPU failure can
 //! fall back to the CPU with the same answers.
+//!
+//! The page ships this crate twice: without the `webgpu` feature (the CPU engine, ≈ 1 MB
+//! gzipped, which every visit loads) and with it (the WebGPU engine, ≈ 4.5 MB, loaded only
+//! when a visitor asks for WebGPU); see [`backend`].
 
 pub mod backend;
 mod session;

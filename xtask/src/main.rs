@@ -216,6 +216,8 @@ fn test() -> Result {
             "--release",
             "--package",
             "hapscope-web",
+            "--features",
+            "webgpu",
             "--target",
             "wasm32-unknown-unknown",
             "--all-targets",

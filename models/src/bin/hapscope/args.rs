@@ -88,7 +88,7 @@ pub struct PageCifarArgs {
     #[arg(long, value_name = "DIR", default_value = "dist/model-cifar")]
     pub out: PathBuf,
     /// θ for CL1, CL2, CL3, FC (default: Table 1's set 2, the smallest libraries: the page
-    /// downloads their node vectors).
+    /// recomputes their node vectors from the exemplars at load).
     #[arg(long, value_name = "θ", num_args = 4, default_values_t = RESNET_SETS[1])]
     pub thetas: Vec<f32>,
     /// False-positive rate of the verdict on clean test images.

@@ -102,7 +102,7 @@ pub fn page_cifar(args: &PageCifarArgs) -> Result<()> {
         thetas: args.thetas.clone(),
         top_a: 8,
         classes: CIFAR_CLASSES.iter().map(|s| s.to_string()).collect(),
-        vectors: true,
+        vectors: false,
         holdout_every: 0,
         false_positive_rate: args.fpr,
         channels: RESNET_TAP_CHANNELS[1..].to_vec(),
