@@ -53,9 +53,9 @@ async function fetchBytes(dir, name) {
 
 /**
  * What a load of bundle `dir` needs before the wasm: its manifest, the download of its files
- * and what an earlier visit kept (store.js). Started when the worker starts, for the bundle
- * named when it was started (rpc.js), so that this overlaps with the page compiling the wasm and sending
- * `load`; a load of another bundle starts its own.
+ * and what an earlier visit kept (store.js). Started as the worker starts, for the bundle
+ * named in its name (rpc.js), so that this overlaps with the page compiling the wasm and
+ * sending `load`; a load of another bundle starts its own.
  */
 async function begin(dir) {
   const manifestRaw = await fetchBytes(dir, 'manifest.json');
@@ -83,14 +83,9 @@ async function begin(dir) {
 }
 
 const BUNDLES = ['model', 'model-cifar'];
-const early = new Map();
-{
-  const dir = NAMED.model;
-  if (BUNDLES.includes(dir)) {
-    early.set(dir, begin(dir));
-    early.get(dir).catch(() => {}); // reported by `load`
-  }
-}
+// The bundle this worker was started for, and its `begin` (taken by the first `load` of it).
+let early = BUNDLES.includes(NAMED.model) ? { dir: NAMED.model, begun: begin(NAMED.model) } : null;
+early?.begun.catch(() => {}); // reported by `load`
 
 // `model` (MNIST, the LeNet) or `model-cifar` (CIFAR-10, ResNet44).
 async function load({ backend, model: which = 'model', module: compiled = null }) {
@@ -104,8 +99,8 @@ async function load({ backend, model: which = 'model', module: compiled = null }
     ? Promise.resolve(compiled)
     : WebAssembly.compileStreaming(fetch(new URL(`./${ENGINE}/hapscope_web_bg.wasm`, import.meta.url)));
   module.catch(() => {}); // awaited below; an early failure of another step must not leave it unhandled
-  const started = early.get(which) ?? begin(which);
-  early.delete(which);
+  const started = early?.dir === which ? early.begun : begin(which);
+  early = null;
   const { manifestRaw, manifest, download, key, kept: keeping } = await started;
   // Node vectors are shared among helper workers (started as soon as the wasm is compiled,
   // so they initialise during the download) unless an earlier visit kept them.

@@ -104,6 +104,11 @@ pub fn dist() -> Result {
     Ok(())
 }
 
+/// The parts of `dist/` a visit downloads only when the visitor asks for them (the CIFAR-10
+/// mode, the WebGPU engine): not precached by the service worker (`www/sw.js` caches them on
+/// first use), and reported apart from the page's own transfer by `bench-page`.
+pub const ON_REQUEST: [&str; 2] = ["model-cifar", "pkg-webgpu"];
+
 /// One build of the web crate for the page: its directory in `dist/` and its cargo features.
 pub struct Engine {
     /// `dist/<dir>`: the wasm and its glue (`www/engine.js` picks it by backend).
@@ -197,7 +202,7 @@ fn offline_files(dist: &Path) -> Result {
         .collect();
     let files: Vec<String> = hashed
         .iter()
-        .filter(|f| !f.starts_with("pkg-webgpu/"))
+        .filter(|f| !ON_REQUEST.iter().any(|d| f.starts_with(&format!("{d}/"))))
         .cloned()
         .collect();
     // The id covers the WebGPU engine too: either engine may compute the kept libraries.

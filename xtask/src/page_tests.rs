@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::process::Command;
 
+use crate::dist::ON_REQUEST;
 use crate::{Result, root, run_env, serve, target_dir};
 
 /// Runs `hapscope-web`'s wasm-bindgen tests in headless Chromium (flags: `web/webdriver.json`),
@@ -100,17 +101,10 @@ fn gz_len(bytes: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-/// Parts of `dist/` a visit downloads only when the visitor asks for them, and what they are:
-/// reported apart from the page's own transfer.
-const OPTIONAL: [(&str, &str); 2] = [
-    (
-        "model-cifar",
-        "CIFAR-10 mode, downloaded only when opened (node vectors, weights, exemplars)",
-    ),
-    (
-        "pkg-webgpu",
-        "WebGPU engine, downloaded only when a visitor asks for WebGPU",
-    ),
+/// What each of [`crate::dist::ON_REQUEST`] is, for the transfer table.
+const ON_REQUEST_WHAT: [&str; 2] = [
+    "CIFAR-10 mode, downloaded only when opened (weights, exemplars)",
+    "WebGPU engine, downloaded only when a visitor asks for WebGPU",
 ];
 
 /// Prints the page's budgets as a Markdown table (builds `dist/` first).
@@ -121,7 +115,7 @@ pub fn bench() -> Result {
     let mut rows = Vec::new();
     let (mut raw_total, mut gz_total) = (0usize, 0usize);
     // Downloaded only when a visitor asks for them: (raw, gzipped, files) per part.
-    let mut optional = [(0usize, 0usize, 0usize); OPTIONAL.len()];
+    let mut optional = [(0usize, 0usize, 0usize); ON_REQUEST.len()];
     let mut stack = vec![dist.clone()];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
@@ -132,10 +126,7 @@ pub fn bench() -> Result {
             }
             let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
             let gz = gz_len(&bytes);
-            if let Some(k) = OPTIONAL
-                .iter()
-                .position(|(d, _)| p.starts_with(dist.join(d)))
-            {
+            if let Some(k) = ON_REQUEST.iter().position(|d| p.starts_with(dist.join(d))) {
                 optional[k].0 += bytes.len();
                 optional[k].1 += gz;
                 optional[k].2 += 1;
@@ -166,7 +157,7 @@ pub fn bench() -> Result {
         mb(raw_total),
         mb(gz_total)
     );
-    for ((dir, what), (raw, gz, files)) in OPTIONAL.iter().zip(optional) {
+    for ((dir, what), (raw, gz, files)) in ON_REQUEST.iter().zip(ON_REQUEST_WHAT).zip(optional) {
         if files > 0 {
             println!(
                 "{what} ({dir}/, {files} files): {:.2} MB, {:.2} MB gzipped.\n",
