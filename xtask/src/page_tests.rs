@@ -11,6 +11,7 @@ use crate::{Result, root, run_env, serve, target_dir};
 /// Runs `hapscope-web`'s wasm-bindgen tests in headless Chromium (flags: `web/webdriver.json`),
 /// on the WebGPU engine's build (both backends).
 pub fn wasm_tests() -> Result {
+    crate::dist::test_runner()?;
     run_env(
         "cargo",
         &[
