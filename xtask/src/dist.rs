@@ -73,21 +73,34 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
 
 /// Builds `dist/`: [`page`], then [`on_request`] with the release CLI.
 pub fn dist() -> Result {
-    page()?;
-    on_request(&crate::bundle::release_cli()?)
+    page(Opt::Now)?;
+    on_request(&crate::bundle::release_cli()?, true)
 }
 
-/// [`page`] and [`on_request`] with the CLI at `cli` (the suite passes the one its tests
-/// built, instead of a release build of burn only for this).
-pub fn dist_with(cli: &Path) -> Result {
-    page()?;
-    on_request(cli)
+/// `dist/` as the suite tests it: [`page`] and [`on_request`] with the CLI at `cli` (the one
+/// its tests built, instead of a release build of burn only for this), and the WebGPU
+/// engine not through wasm-opt — on a new machine that is 8 minutes of one thread
+/// (2026-12-02, two cores), for a pass that only rewrites the wasm, preserving what it
+/// computes (`dist` and `serve` ship it optimised; the CPU engine is tested optimised).
+pub fn dist_for_tests(cli: &Path) -> Result {
+    page(Opt::Now)?;
+    on_request(cli, false)
+}
+
+/// When the CPU engine goes through wasm-opt: in [`page`] (what `dist` ships), or later —
+/// `serve` shows the page first with the engine as the compiler left it (working, larger
+/// and slower: wasm-opt is minutes of a first `serve` on two cores), then swaps in the
+/// optimised one ([`optimise_cpu_engine`]).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Opt {
+    Now,
+    Later,
 }
 
 /// Builds the page a visit loads into a fresh `dist/`: the CPU engine, the committed MNIST
 /// bundle (`crate::bundle`), the modules of `www/`, the figures. No native build: this is
 /// all a newcomer's first `serve` waits for.
-pub fn page() -> Result {
+pub fn page(opt: Opt) -> Result {
     tools()?;
     let root = root();
     let dist = root.join("dist");
@@ -95,7 +108,7 @@ pub fn page() -> Result {
         fs::remove_dir_all(&dist).map_err(io(&dist))?;
     }
     crate::bundle::copy_into(&dist.join("model"))?;
-    build_engine(&CPU_ENGINE)?;
+    build_engine(&CPU_ENGINE, opt == Opt::Now)?;
     copy_dir(&root.join("www"), &dist)?;
     let figs = dist.join("figures");
     fs::create_dir_all(&figs).map_err(io(&figs))?;
@@ -108,13 +121,20 @@ pub fn page() -> Result {
     Ok(())
 }
 
+/// Replaces the CPU engine of a page built with [`Opt::Later`] by the optimised one.
+pub fn optimise_cpu_engine() -> Result {
+    build_engine(&CPU_ENGINE, true)?;
+    offline_files(&root().join("dist"))
+}
+
 /// Adds to the page in `dist/` what visitors fetch only when they ask for it
 /// ([`ON_REQUEST`]): the CIFAR-10 mode's bundle (built by the CLI at `cli`, where its data
-/// are found) and the WebGPU engine; then the service worker's build id again.
-pub fn on_request(cli: &Path) -> Result {
+/// are found) and the WebGPU engine (through wasm-opt if `optimise_webgpu`); then the
+/// service worker's build id again.
+pub fn on_request(cli: &Path, optimise_webgpu: bool) -> Result {
     let dist = root().join("dist");
     cifar_bundle(cli, &dist.join("model-cifar"))?;
-    build_engine(&WEBGPU_ENGINE)?;
+    build_engine(&WEBGPU_ENGINE, optimise_webgpu)?;
     offline_files(&dist)?;
     eprintln!("xtask: added the CIFAR-10 mode (where built) and the WebGPU engine");
     Ok(())
@@ -148,7 +168,7 @@ pub const WEBGPU_ENGINE: Engine = Engine {
 
 /// Builds `engine` into `dist/<dir>`: the wasm, its glue, then wasm-opt (binaryen from npm:
 /// Debian's is too old).
-fn build_engine(engine: &Engine) -> Result {
+fn build_engine(engine: &Engine, optimise: bool) -> Result {
     let mut args = vec![
         "build",
         "--release",
@@ -162,12 +182,24 @@ fn build_engine(engine: &Engine) -> Result {
     }
     run("cargo", &args)?;
     let wasm = target_dir().join("wasm32-unknown-unknown/release/hapscope_web.wasm");
-    let out = root().join("dist").join(engine.dir);
-    bindgen(&wasm, &out)?;
+    let dist = root().join("dist");
+    // Built beside its place and moved in whole: `serve` serves while it builds the WebGPU
+    // engine, and a visitor must get the old engine, none, or the finished one.
+    let tmp = dist.join(format!(".{}.tmp", engine.dir));
+    let out = dist.join(engine.dir);
+    for d in [&tmp, &out] {
+        if d.exists() {
+            fs::remove_dir_all(d).map_err(io(d))?;
+        }
+    }
+    bindgen(&wasm, &tmp)?;
     // On the WebGPU engine wasm-opt takes minutes (cached by input hash) and barely changes
     // the gzipped size (4.63 against 4.53 MB), but without it `analyze` and PGD on WebGPU
     // (SwiftShader) took 1.5× and 2.4× as long (BENCHMARKS.md).
-    wasm_opt(&out.join("hapscope_web_bg.wasm"))
+    if optimise {
+        wasm_opt(&tmp.join("hapscope_web_bg.wasm"))?;
+    }
+    fs::rename(&tmp, &out).map_err(io(&out))
 }
 
 /// wasm-bindgen's `--target web --no-typescript --remove-name-section
@@ -383,22 +415,26 @@ fn wasm_opt(wasm: &Path) -> Result {
 }
 
 /// Builds the page into `dist/` (unless `build` is false) and serves it on 127.0.0.1 until
-/// interrupted. The page is served as soon as it is built; what visitors fetch only on
-/// request (the CIFAR-10 mode, the WebGPU engine: a release build of the CLI and a quarter
+/// interrupted. The page is served as soon as it is built (its CPU engine not yet through
+/// wasm-opt, [`Opt::Later`]); what visitors fetch only on request (the CIFAR-10 mode, the WebGPU engine: a release build of the CLI and a quarter
 /// of an hour of wasm on two cores) is built after, while it is served — until then the
 /// page says the CIFAR-10 mode is not built and WebGPU falls back to the CPU engine.
 pub fn serve(port: u16, build: bool) -> Result {
     if build {
-        page()?;
+        page(Opt::Later)?;
     }
     let addr = serve::start(root().join("dist"), port)
         .map_err(|e| format!("serving on 127.0.0.1:{port}: {e}"))?;
     println!("hapscope is served at http://{addr}/  (Ctrl-C stops it)");
     if build {
         eprintln!(
-            "xtask: building the CIFAR-10 mode and the WebGPU engine while the page is served"
+            "xtask: optimising the CPU engine, then building the CIFAR-10 mode and the WebGPU \
+             engine, while the page is served"
         );
-        match crate::bundle::release_cli().and_then(|cli| on_request(&cli)) {
+        let later = optimise_cpu_engine()
+            .and_then(|()| crate::bundle::release_cli())
+            .and_then(|cli| on_request(&cli, true));
+        match later {
             Ok(()) => println!(
                 "hapscope: the CIFAR-10 mode (where built) and WebGPU are ready at http://{addr}/"
             ),

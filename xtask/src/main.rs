@@ -27,6 +27,7 @@
 mod bundle;
 mod cross_cpu;
 mod dist;
+mod doctests;
 /// The data locator of the CLI and the tests, included by path (it uses `std` only) so that
 /// xtask finds `$HAPSCOPE_DATA`, `$HAPSCOPE_MODELS` and `../shared` exactly as they do
 /// without depending on the models crate.
@@ -233,14 +234,11 @@ fn test() -> Result {
     // Benches are compile-checked by clippy above; running them (even once, as
     // `--all-targets` would) builds a 60,000-row library, so they stay out of the suite.
     workspace_tests(true)?;
-    let mut doc = vec!["test"];
-    doc.extend(NATIVE_WORKSPACE);
-    doc.push("--doc");
-    run("cargo", &doc)?;
+    doctests::run_doc_tests()?;
     python::tests()?;
     // The CIFAR-10 bundle by the CLI the tests built (the page's own bundle is committed,
     // and the page test above checked it against a fresh build).
-    dist::dist_with(&target_dir().join("debug/hapscope"))?;
+    dist::dist_for_tests(&target_dir().join("debug/hapscope"))?;
     page_tests::wasm_tests()?;
     page_tests::end_to_end()
 }
