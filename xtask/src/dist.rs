@@ -186,8 +186,9 @@ fn build_engine(engine: &Engine, optimise: bool) -> Result {
     // Built beside its place and moved in whole: `serve` serves while it builds the WebGPU
     // engine, and a visitor must get the old engine, none, or the finished one.
     let tmp = dist.join(format!(".{}.tmp", engine.dir));
+    let old = dist.join(format!(".{}.old", engine.dir));
     let out = dist.join(engine.dir);
-    for d in [&tmp, &out] {
+    for d in [&tmp, &old] {
         if d.exists() {
             fs::remove_dir_all(d).map_err(io(d))?;
         }
@@ -199,7 +200,15 @@ fn build_engine(engine: &Engine, optimise: bool) -> Result {
     if optimise {
         wasm_opt(&tmp.join("hapscope_web_bg.wasm"))?;
     }
-    fs::rename(&tmp, &out).map_err(io(&out))
+    // The served engine stays in place until the new one replaces it (two renames).
+    if out.exists() {
+        fs::rename(&out, &old).map_err(io(&out))?;
+    }
+    fs::rename(&tmp, &out).map_err(io(&out))?;
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(io(&old))?;
+    }
+    Ok(())
 }
 
 /// wasm-bindgen's `--target web --no-typescript --remove-name-section

@@ -10,6 +10,8 @@
 //!   every test of the workspace, the Python package's (pytest, on `pip install ./python`),
 //!   then the page: wasm-bindgen tests and the end-to-end test
 //!   in headless Chromium.
+//! - `page-tests` — only the page's part of `test`: `dist/` as the suite builds it (the
+//!   WebGPU engine not through wasm-opt), the wasm-bindgen tests and the end-to-end test.
 //! - `python` — only the Python package's tests.
 //! - `e2e` — only the end-to-end test, against an existing `dist/`.
 //! - `endurance [N]` — N analyses in a row on the built page (default 10,000), with memory
@@ -236,9 +238,19 @@ fn test() -> Result {
     workspace_tests(true)?;
     doctests::run_doc_tests()?;
     python::tests()?;
-    // The CIFAR-10 bundle by the CLI the tests built (the page's own bundle is committed,
-    // and the page test above checked it against a fresh build).
-    dist::dist_for_tests(&target_dir().join("debug/hapscope"))?;
+    page_suite()
+}
+
+/// The page's half of the suite (`cargo xtask page-tests`): `dist/` as the suite tests it,
+/// the wasm-bindgen tests and the end-to-end test. The CIFAR-10 bundle comes from the CLI
+/// the workspace tests built (the page's own bundle is committed, and the models crate's
+/// page test checks it against a fresh build).
+fn page_suite() -> Result {
+    let cli = target_dir().join("debug/hapscope");
+    if !cli.exists() {
+        workspace_tests(false)?;
+    }
+    dist::dist_for_tests(&cli)?;
     page_tests::wasm_tests()?;
     page_tests::end_to_end()
 }
@@ -304,6 +316,7 @@ fn main() -> ExitCode {
             .and_then(|p| dist::serve(p, true)),
         ["bench-page"] => page_tests::bench(),
         ["e2e"] => page_tests::end_to_end(),
+        ["page-tests"] => install().and_then(|()| npm()).and_then(|()| page_suite()),
         ["python"] => python::tests(),
         ["endurance"] => page_tests::endurance("10000"),
         ["endurance", n] => page_tests::endurance(n),
@@ -311,7 +324,7 @@ fn main() -> ExitCode {
         ["cross-cpu", ref cpus @ ..] => cross_cpu::cross_cpu(cpus),
         ["fuzz"] => fuzz("600", &[]),
         ["fuzz", secs, ref only @ ..] => fuzz(secs, only),
-        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | bundle | test | python | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
+        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | bundle | test | page-tests | python | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
