@@ -11,16 +11,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::dist::{copy_dir, io};
 use crate::{Result, root, run, target_dir};
 
 /// The committed bundle, relative to the repository root.
 pub const COMMITTED: &str = "www/model";
 /// The weights it is built with (and which `dist` ships as its weights file).
 const WEIGHTS: &str = "models/weights/mnist-lenet.safetensors";
-
-fn io(what: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
-    move |e| format!("{}: {e}", what.display())
-}
 
 /// The name the manifest in `dir` gives the weights file.
 fn weights_name(dir: &Path) -> Result<String> {
@@ -38,13 +35,7 @@ fn weights_name(dir: &Path) -> Result<String> {
 pub fn copy_into(out: &Path) -> Result {
     let root = root();
     let from = root.join(COMMITTED);
-    fs::create_dir_all(out).map_err(io(out))?;
-    for e in fs::read_dir(&from).map_err(io(&from))? {
-        let p = e.map_err(io(&from))?.path();
-        if let Some(name) = p.file_name().filter(|_| p.is_file()) {
-            fs::copy(&p, out.join(name)).map_err(io(&p))?;
-        }
-    }
+    copy_dir(&from, out)?;
     let weights = root.join(WEIGHTS);
     fs::copy(&weights, out.join(weights_name(&from)?)).map_err(io(&weights))?;
     Ok(())
@@ -72,13 +63,7 @@ pub fn rebuild() -> Result {
     if committed.exists() {
         fs::remove_dir_all(&committed).map_err(io(&committed))?;
     }
-    fs::create_dir_all(&committed).map_err(io(&committed))?;
-    for e in fs::read_dir(&tmp).map_err(io(&tmp))? {
-        let p = e.map_err(io(&tmp))?.path();
-        if let Some(name) = p.file_name() {
-            fs::copy(&p, committed.join(name)).map_err(io(&p))?;
-        }
-    }
+    copy_dir(&tmp, &committed)?;
     eprintln!("xtask: rebuilt {COMMITTED}/ (commit it with the change that made it differ)");
     Ok(())
 }

@@ -26,7 +26,7 @@ const FIGURES: &[&str] = &[
 /// The committed full native run.
 const FULL_RUN: &str = "results/mnist-full";
 
-fn io(what: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
+pub(crate) fn io(what: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
     move |e| format!("{}: {e}", what.display())
 }
 
@@ -56,7 +56,7 @@ pub fn test_runner() -> Result {
     Ok(())
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result {
     fs::create_dir_all(to).map_err(io(to))?;
     for e in fs::read_dir(from).map_err(io(from))? {
         let e = e.map_err(io(from))?;
