@@ -8,8 +8,9 @@
 //! `figures/` (the SVGs of the committed full native run).
 
 use std::fs;
-use std::path::Path;
-use std::process::Command;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 
 use crate::{Result, install_page_build, npm, root, run, serve, target_dir};
 
@@ -32,28 +33,101 @@ pub(crate) fn io(what: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
 
 /// Installs the page's build tools: the wasm target and the npm packages (binaryen for
 /// wasm-opt, playwright-core). Not Chromium: the browser tests install it
-/// (`crate::install`), with wasm-bindgen's test runner ([`test_runner`]).
+/// (`crate::install`), with wasm-bindgen's test runner ([`TestRunner`]).
 pub fn tools() -> Result {
     install_page_build()?;
     npm()
 }
 
-/// Installs `wasm-bindgen-test-runner` (the `wasm-bindgen-cli` crate) at the web crate's
-/// wasm-bindgen version, unless it is there: the wasm-bindgen tests need it, the page's
-/// build does not ([`bindgen`]).
-pub fn test_runner() -> Result {
-    let have = Command::new("wasm-bindgen-test-runner")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    if have != format!("wasm-bindgen-test-runner {WASM_BINDGEN}") {
-        run(
-            "cargo",
-            &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN],
-        )?;
+/// `wasm-bindgen-test-runner` (the `wasm-bindgen-cli` crate, at the web crate's wasm-bindgen
+/// version) being installed in the background: [`TestRunner::start`], then
+/// [`TestRunner::finish`] before the wasm-bindgen tests. The page's build does not need it
+/// ([`bindgen`]).
+pub struct TestRunner(Option<(Child, PathBuf)>);
+
+impl TestRunner {
+    /// Starts `cargo install wasm-bindgen-cli` unless the runner is there, at the lowest
+    /// priority (`nice -n 19`): cold, the install took 6 of CI's minutes when run in line
+    /// (2026-12-02, two cores), while the suite leaves a core idle for minutes at a time
+    /// (tests and pytest running, single-threaded wasm-opt, the e2e's browser) — started
+    /// first, it builds in those gaps and yields to the suite elsewhere. It builds in its
+    /// own target directory (the shared one is locked by the suite's builds); its output
+    /// goes to a log, shown on failure.
+    pub fn start() -> Result<Self> {
+        let have = Command::new("wasm-bindgen-test-runner")
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        if have == format!("wasm-bindgen-test-runner {WASM_BINDGEN}") {
+            return Ok(TestRunner(None));
+        }
+        let dir = target_dir().join("test-runner");
+        let log = target_dir().join("test-runner-install.log");
+        let out = fs::File::create(&log).map_err(io(&log))?;
+        let err = out.try_clone().map_err(io(&log))?;
+        let args = [
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN,
+            "--target-dir",
+            &dir.to_string_lossy(),
+        ]
+        .map(String::from);
+        eprintln!(
+            "xtask: $ nice -n 19 cargo {}  (in the background, log {})",
+            args.join(" "),
+            log.display()
+        );
+        let child = Command::new("nice")
+            .args(["-n", "19", "cargo"])
+            .args(&args)
+            .current_dir(root())
+            // Its own process group, so that [`Drop`] stops cargo's compilers with it.
+            .process_group(0)
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("could not start cargo install: {e}"))?;
+        Ok(TestRunner(Some((child, log))))
     }
-    Ok(())
+
+    /// Waits for the install (if one was started); its log's tail in the error if it failed.
+    pub fn finish(mut self) -> Result {
+        let Some((mut child, log)) = self.0.take() else {
+            return Ok(());
+        };
+        eprintln!("xtask: waiting for the test runner's install");
+        let status = child
+            .wait()
+            .map_err(|e| format!("cargo install wasm-bindgen-cli: {e}"))?;
+        if status.success() {
+            return Ok(());
+        }
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(30)..];
+        Err(format!(
+            "`cargo install wasm-bindgen-cli --version {WASM_BINDGEN}` failed ({status}); \
+             the end of {}:\n{}",
+            log.display(),
+            tail.join("\n")
+        ))
+    }
+}
+
+/// A suite that fails before [`TestRunner::finish`] stops the install rather than leave it
+/// running after xtask exits.
+impl Drop for TestRunner {
+    fn drop(&mut self) {
+        if let Some((mut child, _)) = self.0.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+        }
+    }
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result {

@@ -197,6 +197,7 @@ fn nostd() -> Result {
 
 fn test() -> Result {
     install()?;
+    let runner = dist::TestRunner::start()?;
     npm()?;
     run("cargo", &["fmt", "--all", "--check"])?;
     // The wasm crate is linted for its only target; natively it would pull burn's WebGPU
@@ -238,20 +239,20 @@ fn test() -> Result {
     workspace_tests(true)?;
     doctests::run_doc_tests()?;
     python::tests()?;
-    page_suite()
+    page_suite(runner)
 }
 
 /// The page's half of the suite (`cargo xtask page-tests`): `dist/` as the suite tests it,
 /// the wasm-bindgen tests and the end-to-end test. The CIFAR-10 bundle comes from the CLI
 /// the workspace tests built (the page's own bundle is committed, and the models crate's
 /// page test checks it against a fresh build).
-fn page_suite() -> Result {
+fn page_suite(runner: dist::TestRunner) -> Result {
     let cli = target_dir().join("debug/hapscope");
     if !cli.exists() {
         workspace_tests(false)?;
     }
     dist::dist_for_tests(&cli)?;
-    page_tests::wasm_tests()?;
+    page_tests::wasm_tests(runner)?;
     page_tests::end_to_end()
 }
 
@@ -316,7 +317,9 @@ fn main() -> ExitCode {
             .and_then(|p| dist::serve(p, true)),
         ["bench-page"] => page_tests::bench(),
         ["e2e"] => page_tests::end_to_end(),
-        ["page-tests"] => install().and_then(|()| npm()).and_then(|()| page_suite()),
+        ["page-tests"] => install()
+            .and_then(|()| dist::TestRunner::start())
+            .and_then(|runner| npm().and_then(|()| page_suite(runner))),
         ["python"] => python::tests(),
         ["endurance"] => page_tests::endurance("10000"),
         ["endurance", n] => page_tests::endurance(n),

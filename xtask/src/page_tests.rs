@@ -9,9 +9,9 @@ use crate::dist::ON_REQUEST;
 use crate::{Result, root, run_env, serve, target_dir};
 
 /// Runs `hapscope-web`'s wasm-bindgen tests in headless Chromium (flags: `web/webdriver.json`),
-/// on the WebGPU engine's build (both backends).
-pub fn wasm_tests() -> Result {
-    crate::dist::test_runner()?;
+/// on the WebGPU engine's build (both backends), once `runner` is installed.
+pub fn wasm_tests(runner: crate::dist::TestRunner) -> Result {
+    runner.finish()?;
     run_env(
         "cargo",
         &[
