@@ -254,7 +254,8 @@ fn build_engine(engine: &Engine, optimise: bool) -> Result {
     if !engine.features.is_empty() {
         args.extend(["--features", engine.features]);
     }
-    run("cargo", &args)?;
+    // Linted under the suite (crate::lint_env): its clippy pass for the wasm crate.
+    crate::run_env("cargo", &args, crate::lint_env())?;
     let wasm = target_dir().join("wasm32-unknown-unknown/release/hapscope_web.wasm");
     let dist = root().join("dist");
     // Built beside its place and moved in whole: `serve` serves while it builds the WebGPU

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::{Result, root, run};
+use crate::{Result, lint_env, root, run_env};
 
 /// The libraries whose doc comments hold runnable examples (`cargo test --doc -p …`).
 const DOC_TESTED: &[&str] = &["hapscope-core"];
@@ -36,7 +36,8 @@ pub fn run_doc_tests() -> Result {
     for k in DOC_TESTED {
         args.extend(["--package", k]);
     }
-    run("cargo", &args)
+    // Under the suite's lint wrapper, as its other builds: the core is compiled once.
+    run_env("cargo", &args, lint_env())
 }
 
 /// `file:line` of each doc-comment code fence under `dir` that rustdoc would compile: one

@@ -6,10 +6,10 @@
 //!   (then builds the CIFAR-10 mode and the WebGPU engine while serving).
 //! - `dist` — only builds the page into `dist/` (everything a static host needs).
 //! - `bundle` — rebuilds the page's committed MNIST bundle, `www/model/` (`hapscope page`).
-//! - `test`  — the whole suite, as CI runs it: fmt, clippy, the no_std builds of the core,
-//!   every test of the workspace, the Python package's (pytest, on `pip install ./python`),
-//!   then the page: wasm-bindgen tests and the end-to-end test
-//!   in headless Chromium.
+//! - `test`  — the whole suite, as CI runs it: fmt, the no_std builds of the core, every test
+//!   of the workspace, the Python package's (pytest, on `pip install ./python`), then the
+//!   page: wasm-bindgen tests and the end-to-end test in headless Chromium. Its builds run
+//!   clippy on the workspace's crates, denying warnings ([`lint_env`]).
 //! - `page-tests` — only the page's part of `test`: `dist/` as the suite builds it (the
 //!   WebGPU engine not through wasm-opt), the wasm-bindgen tests and the end-to-end test.
 //! - `python` — only the Python package's tests.
@@ -43,6 +43,7 @@ mod serve;
 use std::env;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Targets without `std` that the core must build for.
 const NO_STD_TARGETS: &[&str] = &["wasm32-unknown-unknown", "thumbv7em-none-eabihf"];
@@ -89,6 +90,33 @@ fn located_env() -> Vec<(&'static str, PathBuf)> {
             Some((k, std::path::absolute(&p).unwrap_or(p)))
         })
         .collect()
+}
+
+/// Set by the suite (`test`, `page-tests`): its builds lint ([`lint_env`]).
+static LINTING: AtomicBool = AtomicBool::new(false);
+
+/// The environment under which the suite's cargo builds also run clippy on the workspace's
+/// own crates, warnings denied (as `cargo clippy -- -D warnings`): clippy-driver as cargo's
+/// workspace wrapper. Why not `cargo clippy`: it type-checks every dependency a second time
+/// — burn natively and again for wasm32, 8–10 of a cold suite's minutes on two cores — while
+/// the suite's builds compile the same crates anyway. The wrapper is part of the crates'
+/// build hashes, so plain builds (`serve`, a developer's `cargo test`) keep their own
+/// artifacts. Empty outside the suite; never for programs outside the workspace (the test
+/// runner's `cargo install`), whose own lints are not ours to deny.
+pub fn lint_env() -> &'static [(&'static str, &'static str)] {
+    const LINT: &[(&str, &str)] = &[
+        ("RUSTC_WORKSPACE_WRAPPER", "clippy-driver"),
+        // How `cargo clippy -- ARGS` hands ARGS to clippy-driver.
+        (
+            "CLIPPY_ARGS",
+            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+        ),
+    ];
+    if LINTING.load(Ordering::Relaxed) {
+        LINT
+    } else {
+        &[]
+    }
 }
 
 /// Runs a command in the repository root, echoing it first.
@@ -182,7 +210,7 @@ pub fn workspace_tests(run_them: bool) -> Result {
     if !run_them {
         args.push("--no-run");
     }
-    run("cargo", &args)
+    run_env("cargo", &args, lint_env())
 }
 
 fn nostd() -> Result {
@@ -196,47 +224,23 @@ fn nostd() -> Result {
 }
 
 fn test() -> Result {
+    LINTING.store(true, Ordering::Relaxed);
     install()?;
     let runner = dist::TestRunner::start()?;
     npm()?;
     run("cargo", &["fmt", "--all", "--check"])?;
-    // The wasm crate is linted for its only target; natively it would pull burn's WebGPU
-    // backend into the native build of burn.
-    run(
-        "cargo",
-        &[
-            "clippy",
-            "--workspace",
-            "--exclude",
-            "hapscope-web",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
     dist::tools()?;
-    run(
-        "cargo",
-        &[
-            "clippy",
-            "--release",
-            "--package",
-            "hapscope-web",
-            "--features",
-            "webgpu",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
     nostd()?;
-    // Benches are compile-checked by clippy above; running them (even once, as
-    // `--all-targets` would) builds a 60,000-row library, so they stay out of the suite.
+    // Clippy runs inside the builds (lint_env): the tests' build lints the libraries, binaries,
+    // tests and examples; the benches are built for their lints only — running them (even
+    // once, as `--all-targets` would) builds a 60,000-row library. The wasm crate is linted by
+    // the page's builds (both engines, its wasm-bindgen tests), the Python extension by its
+    // wheel's.
     workspace_tests(true)?;
+    let mut benches = vec!["test"];
+    benches.extend(NATIVE_WORKSPACE);
+    benches.extend(["--benches", "--no-run"]);
+    run_env("cargo", &benches, lint_env())?;
     doctests::run_doc_tests()?;
     python::tests()?;
     page_suite(runner)
@@ -317,9 +321,12 @@ fn main() -> ExitCode {
             .and_then(|p| dist::serve(p, true)),
         ["bench-page"] => page_tests::bench(),
         ["e2e"] => page_tests::end_to_end(),
-        ["page-tests"] => install()
-            .and_then(|()| dist::TestRunner::start())
-            .and_then(|runner| npm().and_then(|()| page_suite(runner))),
+        ["page-tests"] => {
+            LINTING.store(true, Ordering::Relaxed);
+            install()
+                .and_then(|()| dist::TestRunner::start())
+                .and_then(|runner| npm().and_then(|()| page_suite(runner)))
+        }
         ["python"] => python::tests(),
         ["endurance"] => page_tests::endurance("10000"),
         ["endurance", n] => page_tests::endurance(n),

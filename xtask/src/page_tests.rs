@@ -33,7 +33,11 @@ pub fn wasm_tests(runner: crate::dist::TestRunner) -> Result {
             // A guard against a hung browser, not a budget: the whole file's run (PGD on
             // both backends, WebGPU on SwiftShader) passed 300 s on a slower 2-core machine.
             ("WASM_BINDGEN_TEST_TIMEOUT", "1200"),
-        ],
+        ]
+        .iter()
+        .chain(crate::lint_env())
+        .copied()
+        .collect::<Vec<_>>(),
     )
 }
 

@@ -17,11 +17,11 @@ fn bin(name: &str) -> String {
     venv().join("bin").join(name).display().to_string()
 }
 
-/// `pip install -q ARGS` in the suite's environment.
-fn pip_install(args: &[&str]) -> Result {
+/// `pip install -q ARGS` in the suite's environment, with `envs` set.
+fn pip_install(args: &[&str], envs: &[(&str, &str)]) -> Result {
     let mut all = vec!["-m", "pip", "install", "-q"];
     all.extend_from_slice(args);
-    run(&bin("python"), &all)
+    run_env(&bin("python"), &all, envs)
 }
 
 /// `pip install ./python` into the suite's environment (created where missing, with pytest
@@ -30,9 +30,13 @@ pub fn tests() -> Result {
     if !Path::new(&bin("python")).exists() {
         run("python3", &["-m", "venv", &venv().display().to_string()])?;
     }
-    pip_install(&["--upgrade", "pip", "pytest", "numpy"])?;
+    pip_install(&["--upgrade", "pip", "pytest", "numpy"], &[])?;
     // Reinstalled every run: the wheel must be the one this checkout builds.
-    pip_install(&["--force-reinstall", "--no-deps", "./python"])?;
+    // Built under the suite's lint wrapper (maturin runs cargo): clippy lints the extension.
+    pip_install(
+        &["--force-reinstall", "--no-deps", "./python"],
+        crate::lint_env(),
+    )?;
     // The CLI, for the tests that compare Python's results and artifacts with it: the one
     // `cargo test` builds (nothing to do after the suite's test step). A plain `cargo build`
     // of the binary would resolve features without the tests' and rebuild burn.
