@@ -34,6 +34,9 @@ function show(digit, analysis) {
   $('attack-adaptive').disabled = !engine.info?.detectors;
 }
 
+// Not `toLocaleString`: its first call loads the locale data, ≈ 20 ms before the first answer.
+const thousands = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+
 const toF32 = (pixels) => (pixels instanceof Float32Array ? pixels : Float32Array.from(pixels ?? []));
 
 // --- the public API -------------------------------------------------------------------------
@@ -49,7 +52,7 @@ const ready = (async () => {
     ? `Verdict by ${d.verdict}: threshold ${d.threshold.toFixed(2)}, set on clean held-out ${images} for a ` +
       `${(100 * d.false_positive_rate).toFixed(0)} % false-positive rate (measured in hapscope's evaluation: REPORT.md). `
     : '') +
-    `CPL threshold ${info.threshold.toFixed(3)}, calibrated on ${info.calibration_digits.toLocaleString('en')} clean held-out ${images}: ` +
+    `CPL threshold ${info.threshold.toFixed(3)}, calibrated on ${thousands(info.calibration_digits)} clean held-out ${images}: ` +
     `${(100 * info.false_positive_rate).toFixed(1)} % of clean ${images} fall below it.`;
   $('status').textContent = `Ready in ${(info.loadMs / 1000).toFixed(1)} s — libraries: ` +
     info.layers.map((l) => `${l.name} ${l.nodes} nodes (θ ${l.theta.toFixed(2)})`).join(', ') +
@@ -57,6 +60,13 @@ const ready = (async () => {
   drawImage($('preview'), blank(), info.input);
   return info;
 })();
+
+// The figures of the native run (below the fold) wait until a second after the page is
+// ready: decoding them takes the main thread for ≈ 0.1 s, which must not hold up the worker's
+// start or the first answers (index.html).
+ready.catch(() => {}).then(() => setTimeout(() => {
+  for (const img of document.querySelectorAll('img[data-src]')) img.src = img.dataset.src;
+}, 1000));
 
 ready.catch((err) => {
   // A build without the CIFAR-10 mode has no model-cifar/ to fetch: one line says so.

@@ -58,6 +58,10 @@ async function fetchBytes(dir, name) {
  * sending `load`; a load of another bundle starts its own.
  */
 async function begin(dir) {
+  // What an earlier visit kept is read at once, alongside the manifest's download: it is the
+  // slowest part of a return visit (≈ 25 MB for the MNIST page).
+  const key = rowsKey(dir);
+  const reading = readRows(key);
   const manifestRaw = await fetchBytes(dir, 'manifest.json');
   let manifest;
   try {
@@ -76,10 +80,16 @@ async function begin(dir) {
   download.catch(() => {});
   // The node vectors are recomputed from the exemplars (the bundles ship none: they would be
   // most of a download, 13 of the CIFAR-10 mode's 17 MB) — or, on a return visit, read from
-  // what the first visit kept.
-  const key = await rowsKey(manifestRaw);
-  const kept = readRows(key);
-  return { manifestRaw, manifest, download, key, kept };
+  // what the first visit kept, if this manifest is the one they came from.
+  const manifestDigest = await sha256Hex(manifestRaw);
+  const kept = reading.then(async (k) => {
+    if (k && k.manifest !== manifestDigest) {
+      await dropRows(key);
+      return null;
+    }
+    return k;
+  });
+  return { manifestRaw, manifestDigest, manifest, download, key, kept };
 }
 
 const BUNDLES = ['model', 'model-cifar'];
@@ -101,12 +111,13 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   module.catch(() => {}); // awaited below; an early failure of another step must not leave it unhandled
   const started = early?.dir === which ? early.begun : begin(which);
   early = null;
-  const { manifestRaw, manifest, download, key, kept: keeping } = await started;
+  const { manifestRaw, manifestDigest, manifest, download, key, kept: keeping } = await started;
   // Node vectors are shared among helper workers (started as soon as the wasm is compiled,
   // so they initialise during the download) unless an earlier visit kept them.
-  const [mod, kept] = await Promise.all([module, keeping]);
+  const mod = await module;
   const { default: init, Hapscope } = await glue();
   wasmMemory = (await init({ module_or_path: mod })).memory;
+  const kept = await keeping;
   const helpers = !kept ? spawnHelpers(mod) : [];
   const downloaded = await download;
   // The files' SHA-256 by WebCrypto (the wasm compares them with the manifest's).
@@ -122,20 +133,25 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   const th = performance.now();
   let cached = Boolean(kept);
   try {
-    model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, haps, detectors, kept ?? undefined, digests);
+    model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, haps, detectors,
+      kept?.rows, digests, kept?.checksum);
   } catch (err) {
     if (!kept) throw err;
-    // Kept rows the wasm refuses (damaged in a way their digest missed): forget them, recompute.
+    // Kept rows the wasm refuses (their checksum or values damaged): forget them, recompute.
     console.warn(`hapscope: ${err.message}; recomputing the libraries`);
     await dropRows(key);
     cached = false;
     model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, undefined, detectors, undefined, digests);
   }
-  // Kept for the next visit once this one has had time to answer: hashing and storing
+  // Kept for the next visit once this one has had time to answer: checksumming and storing
   // ≈ 25 MB would otherwise hold up the first analysis. Not waited for (`kept` can).
-  const rows = !cached ? model.takeNodeRows() : [];
-  keptWrite = rows.length
-    ? new Promise((resolve) => setTimeout(resolve, KEEP_AFTER_MS)).then(() => writeRows(key, rows))
+  const loaded = model;
+  keptWrite = !cached
+    ? new Promise((resolve) => setTimeout(resolve, KEEP_AFTER_MS)).then(() => {
+      const checksum = loaded.nodeRowsChecksum();
+      const rows = loaded.takeNodeRows();
+      return rows.length ? writeRows(key, manifestDigest, rows, checksum) : false;
+    })
     : Promise.resolve(cached);
   const info = model.info();
   input = info.input;

@@ -343,25 +343,28 @@ await check('return visit from the kept files and libraries, and offline', async
   assert.deepEqual(downloaded, [], 'files downloaded again on the return visit');
   assert.ok(responses.some((r) => r.url.endsWith('.wasm') && r.fromServiceWorker), 'the wasm came from the service worker');
   console.log(`     return visit: ready in ${again.readyMs} ms (first visit ${first.readyMs} ms)`);
-  // A damaged stored entry (one value moved, still finite) fails its SHA-256 on read: the
-  // libraries are computed again, with the same answers, and kept again.
-  await again.page.evaluate(() => new Promise((resolve, reject) => {
-    const req = indexedDB.open('hapscope');
-    req.onerror = () => reject(req.error);
-    req.onsuccess = () => {
-      const db = req.result;
-      const tx = db.transaction('node-rows', 'readwrite');
-      const cursor = tx.objectStore('node-rows').openCursor();
-      cursor.onsuccess = () => {
-        const c = cursor.result;
-        if (!c) return;
-        new Float32Array(c.value.rows[1])[7] += 0.5;
-        c.update(c.value);
-      };
-      tx.oncomplete = () => { db.close(); resolve(); };
-      tx.onerror = () => reject(tx.error);
-    };
-  }));
+  // A damaged stored entry (one value moved, still finite) fails its checksum in the wasm:
+  // the libraries are computed again, with the same answers, and kept again.
+  await again.page.evaluate(async () => {
+    const tx = (db, mode, fn) => new Promise((resolve, reject) => {
+      const t = db.transaction('node-rows', mode);
+      const r = fn(t.objectStore('node-rows'));
+      t.oncomplete = () => resolve(r.result);
+      t.onerror = () => reject(t.error);
+    });
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open('hapscope');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const [key] = await tx(db, 'readonly', (s) => s.getAllKeys());
+    const entry = await tx(db, 'readonly', (s) => s.get(key));
+    const values = new Float32Array(await entry.blob.arrayBuffer());
+    values[entry.lengths[0] + 7] += 0.5; // a value of CN2's rows
+    entry.blob = new Blob([values]);
+    await tx(db, 'readwrite', (s) => s.put(entry, key));
+    db.close();
+  });
   await again.page.close();
   const repaired = await open(browser, 'cpu', requests, { context });
   assert.equal(repaired.info.keptLibraries, false, 'a damaged entry was used');

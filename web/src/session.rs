@@ -294,6 +294,25 @@ fn bundle_from_js(
 }
 
 /// Per-layer HAPs of rows `rows` of `exemplars` on the CPU, read asynchronously.
+/// The kept rows' checksum as [`Hapscope::node_rows_checksum`] writes it.
+fn rows_checksum_hex(rows: &[Vec<f32>]) -> String {
+    let layers: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+    format!("{:016x}", hapscope_core::checksum::layers_checksum(&layers))
+}
+
+/// Kept node rows must come with the checksum they were kept with, and match it: storage
+/// can damage values without making them non-finite.
+fn check_rows_checksum(rows: &[Vec<f32>], want: Option<&str>) -> Result<(), JsValue> {
+    let want = want.ok_or_else(|| js_err("kept node rows need their checksum (rowsChecksum)"))?;
+    let got = rows_checksum_hex(rows);
+    if got != want {
+        return Err(js_err(format!(
+            "the kept node rows are damaged: checksum {got}, kept as {want}"
+        )));
+    }
+    Ok(())
+}
+
 async fn haps_of(
     net: &Network,
     exemplars: &[u8],
@@ -348,10 +367,12 @@ impl Hapscope {
     /// `detectors` is the bundle's detectors file (`manifest.detectors.file`), required when
     /// the manifest lists one. `nodeRows`, when given, are the libraries' node HAPs a
     /// previous load of this build computed ([`Hapscope::take_node_rows`]): no exemplar
-    /// passes at all. They are checked (lengths, finite, non-zero rows); damaged ones reject
-    /// the load, and the page then loads again without them. `digests`, when given, are the
-    /// files' SHA-256 (hex; weights, exemplars, libraries, detectors) computed by the
-    /// browser's WebCrypto, compared with the manifest's instead of hashing in wasm.
+    /// passes at all. They are checked against `rowsChecksum` (the hex string
+    /// [`Hapscope::node_rows_checksum`] gave for them; required with them) and for lengths,
+    /// finite values and non-zero rows; damaged ones reject the load, and the page then loads
+    /// again without them. `digests`, when given, are the files' SHA-256 (hex; weights,
+    /// exemplars, libraries, detectors) computed by the browser's WebCrypto, compared with
+    /// the manifest's instead of hashing in wasm.
     #[allow(clippy::too_many_arguments)]
     pub async fn load(
         manifest: Vec<u8>,
@@ -363,6 +384,7 @@ impl Hapscope {
         detectors: Option<Vec<u8>>,
         node_rows: Option<Array>,
         digests: Option<Array>,
+        rows_checksum: Option<String>,
     ) -> Result<Hapscope, JsValue> {
         let mut clock = now();
         let mut phases = Vec::new();
@@ -399,7 +421,11 @@ impl Hapscope {
         // Node rows that came from the page's cache are not handed back to it.
         let (rows, computed) = match (haps, node_rows) {
             _ if bundle.stores_vectors() => (Vec::new(), false),
-            (_, Some(r)) => (floats(r, "nodeRows")?, false),
+            (_, Some(r)) => {
+                let rows = floats(r, "nodeRows")?;
+                check_rows_checksum(&rows, rows_checksum.as_deref())?;
+                (rows, false)
+            }
             (Some(h), None) => (
                 node_rows_of(&bundle, &floats(h, "haps")?).map_err(js_err)?,
                 true,
@@ -448,6 +474,15 @@ impl Hapscope {
         rows.iter()
             .map(|r| Float32Array::from(r.as_slice()))
             .collect()
+    }
+
+    /// The checksum of the node rows [`Hapscope::take_node_rows`] would hand over (16 hex
+    /// digits, [`hapscope_core::checksum::layers_checksum`]), kept with them and given back
+    /// to the next [`Hapscope::load`]; `undefined` once they are taken or when there are none.
+    #[wasm_bindgen(js_name = nodeRowsChecksum)]
+    pub fn node_rows_checksum(&self) -> Option<String> {
+        let rows = self.0.node_rows.borrow();
+        (!rows.is_empty()).then(|| rows_checksum_hex(&rows))
     }
 
     /// The backend in use: `"webgpu"` or `"cpu"`.

@@ -136,18 +136,32 @@ async fn load_with(
     load_rows(backend, libs, manifest, detectors, None).await
 }
 
+/// Kept node rows and the checksum they are given back with.
+type Kept = (Array, Option<String>);
+
+/// The checksum of `rows` as the wasm computes it for [`Hapscope::node_rows_checksum`].
+fn checksum_of(rows: &Array) -> String {
+    let layers: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|r| Float32Array::from(r).to_vec())
+        .collect();
+    let views: Vec<&[f32]> = layers.iter().map(Vec::as_slice).collect();
+    format!("{:016x}", hapscope_core::checksum::layers_checksum(&views))
+}
+
 async fn load_rows(
     backend: &str,
     libs: &[Vec<u8>],
     manifest: Vec<u8>,
     detectors: Option<Vec<u8>>,
-    rows: Option<Array>,
+    rows: Option<Kept>,
 ) -> Result<Hapscope, String> {
     let (_, ex, _) = bundle();
     let arr = Array::new();
     for l in libs {
         arr.push(&Uint8Array::from(l.as_slice()));
     }
+    let (rows, checksum) = rows.map_or((None, None), |(r, c)| (Some(r), c));
     Hapscope::load(
         manifest,
         WEIGHTS.to_vec(),
@@ -158,6 +172,7 @@ async fn load_rows(
         detectors,
         rows,
         None,
+        checksum,
     )
     .await
     .map_err(|e| js_sys::Error::from(e).message().into())
@@ -306,8 +321,8 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
 }
 
 /// A return visit: the node rows one load computed rebuild the same model in the next (the
-/// same analysis, bit for bit), are handed over once, and damaged ones reject the load with
-/// the layer named.
+/// same analysis, bit for bit), are handed over once with their checksum, and damaged ones
+/// (a changed value, missing checksum, non-finite, short, a layer missing) reject the load.
 #[wasm_bindgen_test]
 async fn node_rows_of_one_load_rebuild_the_next_and_damaged_ones_are_refused() {
     let (manifest, ex, libs) = bundle();
@@ -316,29 +331,64 @@ async fn node_rows_of_one_load_rebuild_the_next_and_damaged_ones_are_refused() {
         .map(|&b| f32::from(b) / 255.0)
         .collect();
     let first = load("cpu", &libs).await.unwrap();
+    let sum = first
+        .node_rows_checksum()
+        .expect("computed rows have a checksum");
     let rows = first.take_node_rows();
     assert_eq!(rows.length(), 4);
+    assert_eq!(sum, checksum_of(&rows));
     assert_eq!(first.take_node_rows().length(), 0, "handed over once");
+    assert_eq!(first.node_rows_checksum(), None, "nothing left to check");
     let analysis = |h: Hapscope| {
         let px = px.clone();
         async move { summary(&JsFuture::from(h.analyze(px)).await.unwrap()) }
     };
     let copy = |rows: &Array| -> Array { rows.iter().map(|r| Float32Array::new(&r)).collect() };
-    let again = load_rows("cpu", &libs, manifest.clone(), None, Some(copy(&rows)))
-        .await
-        .unwrap();
+    let kept = |rows: Array, sum: &str| Some((rows, Some(sum.to_string())));
+    let again = load_rows(
+        "cpu",
+        &libs,
+        manifest.clone(),
+        None,
+        kept(copy(&rows), &sum),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         again.take_node_rows().length(),
         0,
         "cached rows are not handed back"
     );
+    assert_eq!(again.node_rows_checksum(), None);
     let (a, b) = (analysis(first).await, analysis(again).await);
     assert_eq!((a.0, &a.1), (b.0, &b.1));
     assert_eq!(a.2.to_bits(), b.2.to_bits(), "CPL {} vs {}", a.2, b.2);
 
+    // One value moved, still finite: only the checksum sees it.
+    let moved = copy(&rows);
+    let cn2 = Float32Array::from(moved.get(1));
+    cn2.set_index(7, cn2.get_index(7) + 0.5);
+    let e = load_rows("cpu", &libs, manifest.clone(), None, kept(moved, &sum))
+        .await
+        .err()
+        .unwrap();
+    assert!(e.contains("damaged") && e.contains(&sum), "{e}");
+    let e = load_rows(
+        "cpu",
+        &libs,
+        manifest.clone(),
+        None,
+        Some((copy(&rows), None)),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(e.contains("checksum"), "{e}");
+    // Damage the checksum cannot see (kept with it): the rows' own checks.
     let nan = copy(&rows);
     Float32Array::from(nan.get(1)).set_index(5, f32::NAN);
-    let e = load_rows("cpu", &libs, manifest.clone(), None, Some(nan))
+    let nan_sum = checksum_of(&nan);
+    let e = load_rows("cpu", &libs, manifest.clone(), None, kept(nan, &nan_sum))
         .await
         .err()
         .unwrap();
@@ -346,12 +396,21 @@ async fn node_rows_of_one_load_rebuild_the_next_and_damaged_ones_are_refused() {
     let short = copy(&rows);
     let cut = Float32Array::from(short.get(2));
     short.set(2, cut.subarray(0, cut.length() - 1).into());
-    let e = load_rows("cpu", &libs, manifest.clone(), None, Some(short))
-        .await
-        .err()
-        .unwrap();
+    let short_sum = checksum_of(&short);
+    let e = load_rows(
+        "cpu",
+        &libs,
+        manifest.clone(),
+        None,
+        kept(short, &short_sum),
+    )
+    .await
+    .err()
+    .unwrap();
     assert!(e.contains("layer FC1") && e.contains("HAP values"), "{e}");
-    let e = load_rows("cpu", &libs, manifest, None, Some(rows.slice(0, 3)))
+    let three = rows.slice(0, 3);
+    let three_sum = checksum_of(&three);
+    let e = load_rows("cpu", &libs, manifest, None, kept(three, &three_sum))
         .await
         .err()
         .unwrap();
@@ -398,6 +457,7 @@ async fn digests_from_the_worker_are_checked_like_the_files() {
                 None,
                 None,
                 Some(d),
+                None,
             )
             .await
             .map(drop)
