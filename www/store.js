@@ -68,8 +68,9 @@ export async function readRows(key) {
     if (!entry) return null;
     const { manifest, lengths, checksum, blob } = entry;
     const bytes = blob instanceof Blob ? await blob.arrayBuffer() : null;
-    const total = Array.isArray(lengths) && lengths.length > 0 ? lengths.reduce((a, n) => a + (Number.isSafeInteger(n) && n > 0 ? n : NaN), 0) : NaN;
-    if (!bytes || typeof manifest !== 'string' || typeof checksum !== 'string' || !(4 * total === bytes.byteLength)) {
+    const counts = Array.isArray(lengths) && lengths.length > 0 && lengths.every((n) => Number.isSafeInteger(n) && n > 0);
+    const total = counts ? lengths.reduce((a, n) => a + n, 0) : NaN;
+    if (!bytes || typeof manifest !== 'string' || typeof checksum !== 'string' || 4 * total !== bytes.byteLength) {
       console.warn('hapscope: the stored libraries are damaged; recomputing them');
       await request(db, 'readwrite', (s) => s.delete(key)).catch(() => {});
       return null;

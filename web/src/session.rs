@@ -293,7 +293,6 @@ fn bundle_from_js(
     Bundle::assemble_digests(manifest, weights, exemplars, libs, digests).map_err(js_err)
 }
 
-/// Per-layer HAPs of rows `rows` of `exemplars` on the CPU, read asynchronously.
 /// The kept rows' checksum as [`Hapscope::node_rows_checksum`] writes it.
 fn rows_checksum_hex(rows: &[Vec<f32>]) -> String {
     let layers: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
@@ -313,6 +312,7 @@ fn check_rows_checksum(rows: &[Vec<f32>], want: Option<&str>) -> Result<(), JsVa
     Ok(())
 }
 
+/// Per-layer HAPs of rows `rows` of `exemplars` on the CPU, read asynchronously.
 async fn haps_of(
     net: &Network,
     exemplars: &[u8],
