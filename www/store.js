@@ -9,6 +9,11 @@
 // rows in (≈ 5 ms for 25 MB, where WebCrypto's SHA-256 took ≈ 40 ms) and their lengths and
 // values. Any failure — no IndexedDB (some private windows), quota, a damaged entry — only
 // costs the exemplar passes: reads answer `null`, writes give up.
+//
+// A refused entry is not deleted when it is read: the recomputed rows overwrite it in one
+// `put`. Deleting a key and putting it again in a later transaction left the new Blob
+// unreadable ("the requested file could not be read") in about one of ten return visits of
+// Chromium's private contexts on a busy machine (0 of 48 with the overwrite).
 
 // `cargo xtask dist` writes the build's id here (as in sw.js).
 const BUILD = 'unbuilt';
@@ -72,7 +77,6 @@ export async function readRows(key) {
     const total = counts ? lengths.reduce((a, n) => a + n, 0) : NaN;
     if (!bytes || typeof manifest !== 'string' || typeof checksum !== 'string' || 4 * total !== bytes.byteLength) {
       console.warn('hapscope: the stored libraries are damaged; recomputing them');
-      await request(db, 'readwrite', (s) => s.delete(key)).catch(() => {});
       return null;
     }
     let offset = 0;
@@ -91,9 +95,11 @@ export async function readRows(key) {
 }
 
 /** Keeps `rows` (one Float32Array per layer) under `key` with the SHA-256 of their manifest
- *  and their checksum (from the wasm), dropping every entry of other builds (stale: their
- *  wasm computed them). This build's other bundle (MNIST beside CIFAR-10) keeps its entry,
- *  so a visitor who switches modes does not recompute either. Never throws. */
+ *  and their checksum (from the wasm), replacing what was there and dropping every entry of
+ *  other builds (stale: their wasm computed them). This build's other bundle (MNIST beside
+ *  CIFAR-10) keeps its entry, so a visitor who switches modes does not recompute either.
+ *  Where the rows cannot be stored, the old entry under `key` is forgotten (it was refused
+ *  or is stale, and would only be read and refused again). Never throws. */
 export async function writeRows(key, manifest, rows, checksum) {
   let db;
   try {
@@ -111,21 +117,8 @@ export async function writeRows(key, manifest, rows, checksum) {
     return true;
   } catch (err) {
     console.warn(`hapscope: could not keep the libraries for the next visit (${err.message})`);
+    if (db) await request(db, 'readwrite', (s) => s.delete(key)).catch(() => {});
     return false;
-  } finally {
-    db?.close();
-  }
-}
-
-/** Forgets the rows under `key` (the wasm refused them, or their manifest changed). Never
- *  throws. */
-export async function dropRows(key) {
-  let db;
-  try {
-    db = await open();
-    await request(db, 'readwrite', (s) => s.delete(key));
-  } catch {
-    // Nothing kept, nothing to forget.
   } finally {
     db?.close();
   }

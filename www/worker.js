@@ -1,7 +1,7 @@
 // The page's Web Worker: owns the wasm module (hapscope-web) so the page never freezes
 // while the network, the libraries or PGD run. Messages: {id, op, args} → {id, ok, result|error}.
 import { Rpc } from './rpc.js';
-import { rowsKey, readRows, writeRows, dropRows, sha256Hex } from './store.js';
+import { rowsKey, readRows, writeRows, sha256Hex } from './store.js';
 
 let model = null;
 // This worker's engine and bundle, from its name (rpc.js).
@@ -82,13 +82,8 @@ async function begin(dir) {
   // most of a download, 13 of the CIFAR-10 mode's 17 MB) — or, on a return visit, read from
   // what the first visit kept, if this manifest is the one they came from.
   const manifestDigest = await sha256Hex(manifestRaw);
-  const kept = reading.then(async (k) => {
-    if (k && k.manifest !== manifestDigest) {
-      await dropRows(key);
-      return null;
-    }
-    return k;
-  });
+  // Rows of another manifest are left for this load's write to replace (store.js).
+  const kept = reading.then((k) => (k && k.manifest !== manifestDigest ? null : k));
   return { manifestRaw, manifestDigest, manifest, download, key, kept };
 }
 
@@ -137,9 +132,9 @@ async function load({ backend, model: which = 'model', module: compiled = null }
       kept?.rows, digests, kept?.checksum);
   } catch (err) {
     if (!kept) throw err;
-    // Kept rows the wasm refuses (their checksum or values damaged): forget them, recompute.
+    // Kept rows the wasm refuses (their checksum or values damaged): recompute; the write
+    // below replaces them.
     console.warn(`hapscope: ${err.message}; recomputing the libraries`);
-    await dropRows(key);
     cached = false;
     model = await Hapscope.load(manifestRaw, weights, exemplars, libraries, backend, undefined, detectors, undefined, digests);
   }
