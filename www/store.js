@@ -62,8 +62,8 @@ function request(db, mode, fn) {
 /**
  * The node rows kept under `key` — `{ manifest, rows, checksum }`: the SHA-256 (hex) of the
  * manifest they came from, one Float32Array per layer, and the checksum to hand to the wasm
- * with them — or `null`. Rows whose lengths do not add up are forgotten here; the wasm
- * checks the rest.
+ * with them — or `null`. Rows whose lengths do not add up are refused here (the load's
+ * write replaces them); the wasm checks the rest.
  */
 export async function readRows(key) {
   let db;
