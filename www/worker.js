@@ -123,7 +123,7 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   const t1 = performance.now();
   // The helpers take the network, input shape and taps from the manifest, as the loader does.
   const haps = !kept
-    ? await shareHaps([manifestRaw, weights, exemplars], manifest.exemplar_ids.length, helpers)
+    ? await shareHaps([manifestRaw, weights, exemplars, libraries], manifest.exemplar_ids.length, helpers)
     : undefined;
   const th = performance.now();
   let cached = Boolean(kept);
@@ -162,8 +162,8 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   };
 }
 
-// Loading means one forward pass per exemplar digit (≈ 1,300): helper workers take shares
-// of the rows so every core works. A helper that fails leaves its share to this worker.
+// Loading means a forward pass per library node's exemplar (≈ 1,300 digits): helper workers
+// take shares of them so every core works. When a helper fails, this worker computes them all.
 function spawnHelpers(module) {
   const count = Math.min(3, (navigator.hardwareConcurrency || 1) - 1);
   return Array.from({ length: Math.max(0, count) }, () => {
@@ -179,17 +179,12 @@ async function shareHaps(files, n, helpers) {
     const ready = (await Promise.allSettled(helpers.map((h) => h.ready)))
       .map((r, i) => (r.status === 'fulfilled' ? helpers[i] : null)).filter(Boolean);
     if (ready.length === 0 || n < 64) return undefined;
+    // Interleaved shares of the planned passes (hapscope_models::page::passes): each worker
+    // gets a like mix of shallow and deep ones. This worker takes share 0.
     const parts = ready.length + 1;
-    const at = (k) => Math.round((k * n) / parts);
-    const theirs = ready.map((h, k) => h.call('haps', { files, start: at(k + 1), end: at(k + 2) }));
-    const mine = await wasm.exemplarHaps(...files, at(0), at(1));
-    const shares = [mine, ...(await Promise.all(theirs))];
-    return mine.map((_, l) => {
-      const out = new Float32Array(shares.reduce((s, p) => s + p[l].length, 0));
-      let off = 0;
-      for (const p of shares) { out.set(p[l], off); off += p[l].length; }
-      return out;
-    });
+    const theirs = ready.map((h, k) => h.call('haps', { files, part: k + 1, parts }));
+    const mine = await wasm.nodeHaps(...files, 0, parts);
+    return [mine, ...(await Promise.all(theirs))];
   } catch (err) {
     console.warn(`helper workers failed (${err.message}); computing the libraries in one worker`);
     return undefined;
@@ -251,7 +246,7 @@ function colourImage(img, side) {
 const ops = {
   load,
   init: async ({ module }) => { await (await glue()).default({ module_or_path: module }); return true; },
-  haps: ({ files, start, end }) => wasm.exemplarHaps(...files, start, end),
+  haps: ({ files, part, parts }) => wasm.nodeHaps(...files, part, parts),
   analyze: ({ pixels }) => model.analyze(pixels),
   attack: ({ pixels, eps, seed, adaptive }) => model.attack(pixels, eps, seed ?? 1, Boolean(adaptive)),
   analyzeInk: async ({ ink, width, height }) => {

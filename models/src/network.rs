@@ -5,8 +5,8 @@
 use burn::module::Module;
 use burn::prelude::*;
 
-use crate::nets::lenet::LeNet;
-use crate::nets::resnet44::ResNet44;
+use crate::nets::lenet::{LENET_TAPS, LeNet};
+use crate::nets::resnet44::{RESNET_TAPS, ResNet44};
 use crate::taps::Taps;
 use crate::weights::{WeightsError, lenet_from_bytes, resnet44_from_bytes};
 
@@ -75,6 +75,23 @@ impl Network {
         match self {
             Network::LeNet(n) => n.forward_taps(x),
             Network::ResNet44(n) => n.forward_taps(x),
+        }
+    }
+
+    /// Its tap names, input to output.
+    pub fn tap_names(&self) -> &'static [&'static str] {
+        match self {
+            Network::LeNet(_) => &LENET_TAPS,
+            Network::ResNet44(_) => &RESNET_TAPS,
+        }
+    }
+
+    /// The taps `0..=last` (indices into [`Network::tap_names`]) of a forward pass that
+    /// stops after tap `last`.
+    pub fn taps_through(&self, x: Tensor<4>, last: usize) -> Vec<(&'static str, Tensor<2>)> {
+        match self {
+            Network::LeNet(n) => n.taps_through(x, last),
+            Network::ResNet44(n) => n.taps_through(x, last),
         }
     }
 
@@ -158,5 +175,34 @@ mod tests {
         let names: Vec<&str> = some.layers.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["FC2", "CN1"]);
         assert_eq!(values(net.clone().freeze().forward(x)), logits);
+    }
+
+    /// A pass stopped after tap `last` gives the first `last + 1` taps of the whole pass,
+    /// the same values, for both networks.
+    #[test]
+    fn a_pass_stops_after_the_tap_asked_for() {
+        let device = Device::flex();
+        let nets = [
+            (Network::LeNet(LeNet::new(&device)), [1, 28, 28]),
+            (Network::ResNet44(ResNet44::new(&device)), [3, 32, 32]),
+        ];
+        for (net, [c, h, w]) in nets {
+            let name = net.name();
+            let x = Tensor::<4>::random(
+                [2, c, h, w],
+                burn::tensor::Distribution::Uniform(0.0, 1.0),
+                &device,
+            );
+            let all = net.forward_taps(x.clone());
+            assert_eq!(all.layers.len(), net.tap_names().len());
+            for last in 0..net.tap_names().len() {
+                let some = net.taps_through(x.clone(), last);
+                let names: Vec<&str> = some.iter().map(|(n, _)| *n).collect();
+                assert_eq!(names, net.tap_names()[..=last], "{name}, last {last}");
+                for ((_, a), (_, b)) in some.into_iter().zip(all.layers.clone()) {
+                    assert_eq!(values(a), values(b), "{name}, last {last}");
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,16 @@ pub struct Taps {
 }
 
 impl Taps {
+    /// The taps of a whole forward pass; the logits are the last one (as for both paper
+    /// networks).
+    ///
+    /// # Panics
+    /// When `layers` is empty.
+    pub fn from_layers(layers: Vec<(&'static str, Tensor<2>)>) -> Self {
+        let logits = layers.last().expect("a network has taps").1.clone();
+        Taps { layers, logits }
+    }
+
     /// The tap called `name`, if any.
     pub fn get(&self, name: &str) -> Option<&Tensor<2>> {
         self.layers.iter().find(|(n, _)| *n == name).map(|(_, t)| t)

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use burn::prelude::*;
+use hapscope_core::artifact::LibraryArtifact;
 use hapscope_models::detector::squeeze::{squeeze_scores, squeezed_tensor};
 use hapscope_models::detector::surrogate::{Surrogate, Target};
 use hapscope_models::detector::{Detector, LayerParts, LayerView};
@@ -11,9 +12,8 @@ use hapscope_models::experiment::HostTaps;
 use hapscope_models::network::Network;
 use hapscope_models::page::build::exemplar_taps;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
-use hapscope_models::page::model::{
-    Analysis, DetectorReading, LayerAnalysis, PageModel, node_rows as node_rows_of,
-};
+use hapscope_models::page::model::{Analysis, DetectorReading, LayerAnalysis, PageModel};
+use hapscope_models::page::passes::PassPlan;
 use hapscope_models::pgd::{PgdConfig, PgdSpace, check_eps, pgd, try_pgd_objective};
 use hapscope_models::taps::answers_from_logits;
 use js_sys::{Array, Float32Array, Uint8Array};
@@ -331,10 +331,11 @@ async fn haps_of(
     Ok(haps)
 }
 
-/// The HAPs of exemplar rows `start..end` on the CPU, one `Float32Array` per layer of the
-/// manifest (`rows × dim`): the share of the load one helper worker computes. The network,
-/// its input shape and its taps are the manifest's; the bytes are the bundle's, and
-/// `Hapscope.load` verifies them (and the HAPs' shapes) when the shares arrive.
+/// The HAPs of rows `start..end` of `exemplars` (images as a bundle ships them: bytes of
+/// the manifest's input shape) on the CPU, one `Float32Array` per layer of the manifest
+/// (`rows × dim`), through the manifest's network with `weights`. The page's load uses
+/// [`node_haps`]; this is every layer of every row, for checking the wasm's HAPs against
+/// native ones.
 #[wasm_bindgen(js_name = exemplarHaps)]
 pub async fn exemplar_haps(
     manifest: Vec<u8>,
@@ -353,6 +354,64 @@ pub async fn exemplar_haps(
     Ok(out)
 }
 
+/// Share `part` of `parts` of a load's exemplar passes ([`PassPlan`]) on the CPU: per layer
+/// of the manifest, a `Float32Array` of the HAPs of the share's nodes of it — what one of
+/// the page's workers computes while the others compute theirs. The bundle's files as
+/// `Hapscope.load` takes them (`libraries`: the library files, in manifest order); they are
+/// checked there, when the shares arrive.
+#[wasm_bindgen(js_name = nodeHaps)]
+pub async fn node_haps(
+    manifest: Vec<u8>,
+    weights: Vec<u8>,
+    exemplars: Vec<u8>,
+    libraries: Array,
+    part: usize,
+    parts: usize,
+) -> Result<Array, JsValue> {
+    let m = parse_manifest(&manifest).map_err(js_err)?;
+    let net = Network::from_bytes(&m.network, &weights, &Device::flex()).map_err(js_err)?;
+    let libs = libraries
+        .iter()
+        .map(|v| {
+            let bytes = v
+                .dyn_into::<Uint8Array>()
+                .map_err(|_| js_err("libraries must be Uint8Arrays"))?
+                .to_vec();
+            LibraryArtifact::decode(&bytes).map_err(|e| js_err(format!("a library file: {e}")))
+        })
+        .collect::<Result<Vec<_>, JsValue>>()?;
+    let plan = PassPlan::new(&m.exemplar_ids, &libs, net.tap_names()).map_err(js_err)?;
+    let out = Array::new();
+    for h in share_haps(&plan, &net, &exemplars, m.input, part, parts).await? {
+        out.push(&Float32Array::from(h.as_slice()));
+    }
+    Ok(out)
+}
+
+/// [`PassPlan::share_haps`] on the CPU, read asynchronously.
+async fn share_haps(
+    plan: &PassPlan,
+    net: &Network,
+    exemplars: &[u8],
+    shape: [usize; 3],
+    part: usize,
+    parts: usize,
+) -> Result<Vec<Vec<f32>>, JsValue> {
+    if parts == 0 || part >= parts {
+        return Err(js_err(format!("share {part} of {parts}")));
+    }
+    let cpu = Device::flex();
+    let mut out = vec![Vec::new(); plan.layers()];
+    for batch in plan.share_taps(net, exemplars, shape, part, parts, &cpu) {
+        for (o, t) in out.iter_mut().zip(batch) {
+            if let Some(t) = t {
+                o.extend(read(t).await?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A loaded model; every method returns a Promise.
 #[wasm_bindgen]
 pub struct Hapscope(Rc<State>);
@@ -362,8 +421,8 @@ impl Hapscope {
     /// Loads a bundle (`manifest.json`'s bytes, the weights, the exemplars and the library
     /// files in manifest order) onto `backend` (`"auto"`, `"webgpu"` or `"cpu"`). Rejects
     /// with a message naming the file at fault when any is truncated or corrupted.
-    /// `haps`, when given, holds every exemplar's HAPs per layer (as [`exemplar_haps`]
-    /// returns them, concatenated in row order) so several workers can share the work.
+    /// `haps`, when given, holds the shares of the exemplar passes, in order: share `k` of
+    /// `haps.length` as [`node_haps`] returns it, so several workers can share the work.
     /// `detectors` is the bundle's detectors file (`manifest.detectors.file`), required when
     /// the manifest lists one. `nodeRows`, when given, are the libraries' node HAPs a
     /// previous load of this build computed ([`Hapscope::take_node_rows`]): no exemplar
@@ -426,14 +485,23 @@ impl Hapscope {
                 check_rows_checksum(&rows, rows_checksum.as_deref())?;
                 (rows, false)
             }
-            (Some(h), None) => (
-                node_rows_of(&bundle, &floats(h, "haps")?).map_err(js_err)?,
-                true,
-            ),
+            (Some(h), None) => {
+                let plan = PassPlan::for_bundle(&bundle, &net_cpu).map_err(js_err)?;
+                let shares = h
+                    .iter()
+                    .map(|share| {
+                        let share = share
+                            .dyn_into::<Array>()
+                            .map_err(|_| js_err("haps must be an Array of shares"))?;
+                        floats(share, "haps")
+                    })
+                    .collect::<Result<Vec<_>, JsValue>>()?;
+                (plan.node_rows(&shares).map_err(js_err)?, true)
+            }
             (None, None) => {
-                let all = 0..m.exemplar_ids.len();
-                let haps = haps_of(&net_cpu, &bundle.exemplars, m.input, all, &layers).await?;
-                (node_rows_of(&bundle, &haps).map_err(js_err)?, true)
+                let plan = PassPlan::for_bundle(&bundle, &net_cpu).map_err(js_err)?;
+                let share = share_haps(&plan, &net_cpu, &bundle.exemplars, m.input, 0, 1).await?;
+                (plan.node_rows(&[share]).map_err(js_err)?, true)
             }
         };
         lap("rows", &mut phases);

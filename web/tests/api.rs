@@ -19,7 +19,7 @@ use hapscope_models::page::manifest::{
 };
 use hapscope_models::page::model::exemplar_pixels;
 use hapscope_models::weights::lenet_from_bytes;
-use hapscope_web::Hapscope;
+use hapscope_web::{Hapscope, node_haps};
 use js_sys::{Array, Float32Array, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -318,6 +318,81 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
         .await
         .unwrap_err();
     assert!(String::from(js_sys::Error::from(e).message()).contains("detectors"));
+}
+
+/// The exemplar passes split into shares (`nodeHaps`, as the page's workers compute them)
+/// load the same libraries as one worker computing them all; a share cut short or out of
+/// range is refused, naming it.
+#[wasm_bindgen_test]
+async fn shares_of_the_passes_load_what_one_worker_computes() {
+    let (manifest, ex, libs) = bundle();
+    let files = || -> Array {
+        libs.iter()
+            .map(|l| Uint8Array::from(l.as_slice()))
+            .collect()
+    };
+    let share = |k: usize, parts: usize| {
+        node_haps(
+            manifest.clone(),
+            WEIGHTS.to_vec(),
+            ex.clone(),
+            files(),
+            k,
+            parts,
+        )
+    };
+    let with_shares = |shares: Array| {
+        Hapscope::load(
+            manifest.clone(),
+            WEIGHTS.to_vec(),
+            ex.clone(),
+            files(),
+            "cpu".into(),
+            Some(shares),
+            None,
+            None,
+            None,
+            None,
+        )
+    };
+    let rows = |h: &Hapscope| -> Vec<Vec<f32>> {
+        h.take_node_rows()
+            .iter()
+            .map(|r| Float32Array::from(r).to_vec())
+            .collect()
+    };
+    let want = rows(&load("cpu", &libs).await.unwrap());
+    for parts in [1, 2, 3] {
+        let shares = Array::new();
+        for k in 0..parts {
+            shares.push(&share(k, parts).await.unwrap());
+        }
+        let got = rows(&with_shares(shares).await.unwrap());
+        assert_eq!(got.len(), want.len(), "{parts} shares");
+        // Not bit for bit: a batch of one digit takes another kernel than a batch of four.
+        for (l, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g.len(), w.len(), "{parts} shares, layer {l}");
+            for (a, b) in g.iter().zip(w) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "{parts} shares, layer {l}: {a} vs {b}"
+                );
+            }
+        }
+    }
+    let message = |e: JsValue| String::from(js_sys::Error::from(e).message());
+    let (first, second) = (share(0, 2).await.unwrap(), share(1, 2).await.unwrap());
+    let fc1 = Float32Array::from(second.get(2));
+    second.set(2, fc1.subarray(0, fc1.length() - 1).into());
+    let e = message(
+        with_shares([first, second].into_iter().collect())
+            .await
+            .err()
+            .unwrap(),
+    );
+    assert!(e.contains("FC1 (share 1 of 2)"), "{e}");
+    let e = message(share(2, 2).await.unwrap_err());
+    assert!(e.contains("share 2 of 2"), "{e}");
 }
 
 /// A return visit: the node rows one load computed rebuild the same model in the next (the

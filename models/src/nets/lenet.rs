@@ -54,22 +54,33 @@ impl LeNet {
 
     /// The forward pass with every tap (CN1, CN2, FC1, FC2).
     pub fn forward_taps(&self, x: Tensor<4>) -> Taps {
+        Taps::from_layers(self.taps_through(x, LENET_TAPS.len() - 1))
+    }
+
+    /// The taps `0..=last` (indices into [`LENET_TAPS`]) of a forward pass that stops
+    /// there: a caller that needs CN1 only does not pay for conv2 and the dense layers.
+    pub fn taps_through(&self, x: Tensor<4>, last: usize) -> Vec<(&'static str, Tensor<2>)> {
+        let mut taps = Vec::with_capacity(last.min(3) + 1);
         let x = (x - MNIST_MEAN) / MNIST_STD;
         let cn1 = self.conv1.forward(x); // [b, 20, 24, 24]
-        let x = self.pool.forward(relu(cn1.clone())); // [b, 20, 12, 12]
-        let cn2 = self.conv2.forward(x); // [b, 50, 8, 8]
-        let x = self.pool.forward(relu(cn2.clone())); // [b, 50, 4, 4]
-        let fc1 = self.fc1.forward(flat(x)); // [b, 500]
-        let fc2 = self.fc2.forward(relu(fc1.clone())); // [b, 10]
-        Taps {
-            layers: vec![
-                ("CN1", flat(cn1)),
-                ("CN2", flat(cn2)),
-                ("FC1", fc1),
-                ("FC2", fc2.clone()),
-            ],
-            logits: fc2,
+        taps.push(("CN1", flat(cn1.clone())));
+        if last == 0 {
+            return taps;
         }
+        let x = self.pool.forward(relu(cn1)); // [b, 20, 12, 12]
+        let cn2 = self.conv2.forward(x); // [b, 50, 8, 8]
+        taps.push(("CN2", flat(cn2.clone())));
+        if last == 1 {
+            return taps;
+        }
+        let x = self.pool.forward(relu(cn2)); // [b, 50, 4, 4]
+        let fc1 = self.fc1.forward(flat(x)); // [b, 500]
+        taps.push(("FC1", fc1.clone()));
+        if last == 2 {
+            return taps;
+        }
+        taps.push(("FC2", self.fc2.forward(relu(fc1)))); // [b, 10]
+        taps
     }
 }
 

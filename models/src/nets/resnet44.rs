@@ -148,32 +148,37 @@ impl ResNet44 {
 
     /// The forward pass with every tap (CN1, CL1, CL2, CL3, FC).
     pub fn forward_taps(&self, x: Tensor<4>) -> Taps {
+        Taps::from_layers(self.taps_through(x, RESNET_TAPS.len() - 1))
+    }
+
+    /// The taps `0..=last` (indices into [`RESNET_TAPS`]) of a forward pass that stops
+    /// there: a caller that needs CN1 only does not pay for the 21 blocks after it.
+    pub fn taps_through(&self, x: Tensor<4>, last: usize) -> Vec<(&'static str, Tensor<2>)> {
         let device = x.device();
         let mean = Tensor::<1>::from_floats(IMAGENET_MEAN, &device).reshape([1, 3, 1, 1]);
         let std = Tensor::<1>::from_floats(IMAGENET_STD, &device).reshape([1, 3, 1, 1]);
         let x = (x - mean) / std;
         let cn1 = self.conv1.forward(x); // [b, 16, 32, 32]
-        let mut h = relu(self.bn1.forward(cn1.clone()));
-        let run =
-            |blocks: &[BasicBlock], h: Tensor<4>| blocks.iter().fold(h, |h, blk| blk.forward(h));
-        h = run(&self.layer1, h);
-        let cl1 = h.clone(); // [b, 16, 32, 32]
-        h = run(&self.layer2, h);
-        let cl2 = h.clone(); // [b, 32, 16, 16]
-        h = run(&self.layer3, h);
-        let cl3 = h.clone(); // [b, 64, 8, 8]
-        let pooled = h.mean_dim(3).mean_dim(2); // [b, 64, 1, 1]
-        let fc = self.linear.forward(flat(pooled)); // [b, 10]
-        Taps {
-            layers: vec![
-                ("CN1", flat(cn1)),
-                ("CL1", flat(cl1)),
-                ("CL2", flat(cl2)),
-                ("CL3", flat(cl3)),
-                ("FC", fc.clone()),
-            ],
-            logits: fc,
+        let mut taps = vec![("CN1", flat(cn1.clone()))];
+        let mut h = relu(self.bn1.forward(cn1));
+        // CL1 [b, 16, 32, 32], CL2 [b, 32, 16, 16], CL3 [b, 64, 8, 8]: each stage's output.
+        for (name, blocks) in [
+            ("CL1", &self.layer1),
+            ("CL2", &self.layer2),
+            ("CL3", &self.layer3),
+        ] {
+            if taps.len() > last {
+                return taps;
+            }
+            h = blocks.iter().fold(h, |h, blk| blk.forward(h));
+            taps.push((name, flat(h.clone())));
         }
+        if taps.len() > last {
+            return taps;
+        }
+        let pooled = h.mean_dim(3).mean_dim(2); // [b, 64, 1, 1]
+        taps.push(("FC", self.linear.forward(flat(pooled)))); // [b, 10]
+        taps
     }
 }
 

@@ -21,6 +21,7 @@ use super::detectors::{DetectorLayer, PageDetectorLayer, PageDetectors};
 use super::golden::{FIDELITY_PER_CLASS, fidelity_rows};
 use super::manifest::{Calibration, LayerRef, MANIFEST_FORMAT, Manifest};
 use super::model::{PageModel, calibrate, exemplar_pixels, layer_err};
+use super::passes::{PASS_BATCH, PassPlan};
 use crate::data::images::LabelledImages;
 use crate::detector::squeeze::squeeze_batch;
 use crate::detector::{Components, Detector, FeatureMap, RawScores, Statistics, Thresholds};
@@ -31,10 +32,6 @@ use crate::taps::Taps;
 
 /// Images per forward pass.
 const BATCH: usize = 256;
-/// Exemplars per forward pass when a model is assembled: smaller batches keep burn-flex's
-/// convolution buffers in cache (64 was fastest in the page, 1.8 s vs 2.2 s at 256 for 1,269
-/// digits).
-const EXEMPLAR_BATCH: usize = 64;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -400,9 +397,9 @@ pub fn exemplar_taps<'a>(
     let per: usize = shape.iter().product();
     let n = rows.end.min(exemplars.len() / per.max(1));
     (rows.start.min(n)..n)
-        .step_by(EXEMPLAR_BATCH)
+        .step_by(PASS_BATCH)
         .map(move |start| {
-            let end = (start + EXEMPLAR_BATCH).min(n);
+            let end = (start + PASS_BATCH).min(n);
             let px = exemplar_pixels(exemplars, per, start..end);
             let [c, h, w] = shape;
             let x = Tensor::<4>::from_data(TensorData::new(px, [end - start, c, h, w]), device);
@@ -441,26 +438,20 @@ pub fn layer_names(bundle: &Bundle) -> Vec<&str> {
         .collect()
 }
 
-/// The HAPs of every exemplar, per layer (`exemplars × dim` values each); none when every
-/// library stores its vectors.
-pub fn exemplar_haps(net: &Network, bundle: &Bundle, device: &Device) -> Vec<Vec<f32>> {
-    if bundle.stores_vectors() {
-        return Vec::new();
-    }
-    let all = 0..bundle.manifest.exemplar_ids.len();
-    let layers = layer_names(bundle);
-    let shape = bundle.manifest.input;
-    image_haps(net, &bundle.exemplars, shape, all, &layers, device)
-}
-
-/// The page's model, assembled exactly as the page does it: the exemplars' HAPs from a
-/// forward pass (or the stored vectors), then [`PageModel::from_exemplar_haps`].
+/// The page's model, assembled exactly as the page does it: each library's node HAPs from
+/// the planned exemplar passes ([`PassPlan`], in one share), or the stored vectors, then
+/// [`PageModel::from_node_rows`].
 pub fn page_model(
     net: &Network,
     bundle: &Bundle,
     device: &Device,
 ) -> Result<PageModel, BundleError> {
-    PageModel::from_exemplar_haps(bundle, &exemplar_haps(net, bundle, device))
+    if bundle.stores_vectors() {
+        return PageModel::from_node_rows(bundle, &[]);
+    }
+    let plan = PassPlan::for_bundle(bundle, net)?;
+    let haps = plan.share_haps(net, &bundle.exemplars, bundle.manifest.input, 0, 1, device);
+    PageModel::from_node_rows(bundle, &plan.node_rows(&[haps])?)
 }
 
 /// `per_row(haps, answer, squeeze)` for each of images `rows`: their taps `layers` and, with

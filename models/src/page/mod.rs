@@ -14,3 +14,4 @@ pub mod golden;
 pub mod manifest;
 pub mod membership;
 pub mod model;
+pub mod passes;
