@@ -96,7 +96,8 @@ export async function readRows(key) {
 
 /** Keeps `rows` (one Float32Array per layer) under `key` with the SHA-256 of their manifest
  *  and their checksum (from the wasm), replacing what was there and dropping every entry of
- *  other builds (stale: their wasm computed them). This build's other bundle (MNIST beside
+ *  other builds (stale: their wasm computed them); resolves to `true` once the stored rows
+ *  read back. This build's other bundle (MNIST beside
  *  CIFAR-10) keeps its entry, so a visitor who switches modes does not recompute either.
  *  Where the rows cannot be stored, the old entry under `key` is forgotten (it was refused
  *  or is stale, and would only be read and refused again). Never throws. */
@@ -114,6 +115,14 @@ export async function writeRows(key, manifest, rows, checksum) {
       }
       return s.put(entry, key);
     });
+    // Read back, last bytes only. In Chromium's private windows IndexedDB keeps a reference to
+    // the Blob, not its bytes, and completes the transaction before the browser has them all:
+    // a page closed then left the entry unreadable ("the requested file could not be read") in
+    // 14 of 35 tries of 50 MB here. A read waits for the bytes (0 of 35 with it), so the visit
+    // may end once this resolves.
+    const stored = await request(db, 'readonly', (s) => s.get(key));
+    const tail = stored?.blob instanceof Blob ? await stored.blob.slice(-4).arrayBuffer() : null;
+    if (tail?.byteLength !== 4) throw new Error('the stored rows do not read back');
     return true;
   } catch (err) {
     console.warn(`hapscope: could not keep the libraries for the next visit (${err.message})`);
