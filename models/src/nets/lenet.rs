@@ -64,19 +64,19 @@ impl LeNet {
         let x = (x - MNIST_MEAN) / MNIST_STD;
         let cn1 = self.conv1.forward(x); // [b, 20, 24, 24]
         taps.push(("CN1", flat(cn1.clone())));
-        if last == 0 {
+        if taps.len() > last {
             return taps;
         }
         let x = self.pool.forward(relu(cn1)); // [b, 20, 12, 12]
         let cn2 = self.conv2.forward(x); // [b, 50, 8, 8]
         taps.push(("CN2", flat(cn2.clone())));
-        if last == 1 {
+        if taps.len() > last {
             return taps;
         }
         let x = self.pool.forward(relu(cn2)); // [b, 50, 4, 4]
         let fc1 = self.fc1.forward(flat(x)); // [b, 500]
         taps.push(("FC1", fc1.clone()));
-        if last == 2 {
+        if taps.len() > last {
             return taps;
         }
         taps.push(("FC2", self.fc2.forward(relu(fc1)))); // [b, 10]

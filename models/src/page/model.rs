@@ -93,10 +93,15 @@ pub struct PageModel {
 }
 
 /// Exemplar rows `rows` of `exemplars` (`per` bytes each: 784 for a digit) as pixels in
-/// [0, 1] (byte / 255), in storage order, ready for a forward pass.
-pub fn exemplar_pixels(exemplars: &[u8], per: usize, rows: std::ops::Range<usize>) -> Vec<f32> {
-    exemplars[rows.start * per..rows.end * per]
-        .iter()
+/// [0, 1] (byte / 255), in the order given (a range, or a planned batch's rows), ready for
+/// a forward pass.
+pub fn exemplar_pixels(
+    exemplars: &[u8],
+    per: usize,
+    rows: impl IntoIterator<Item = usize>,
+) -> Vec<f32> {
+    rows.into_iter()
+        .flat_map(|r| &exemplars[r * per..][..per])
         .map(|&b| f32::from(b) / 255.0)
         .collect()
 }

@@ -13,6 +13,7 @@ use burn::prelude::*;
 use hapscope_core::artifact::LibraryArtifact;
 
 use super::bundle::{Bundle, BundleError};
+use super::model::exemplar_pixels;
 use crate::network::Network;
 
 /// Exemplars per forward pass: smaller batches keep burn-flex's convolution buffers in cache
@@ -164,11 +165,7 @@ impl PassPlan {
             .collect();
         let per: usize = shape.iter().product();
         batches.into_iter().map(move |batch| {
-            let mut px = Vec::with_capacity(batch.len() * per);
-            for p in &batch {
-                let bytes = &exemplars[p.row * per..][..per];
-                px.extend(bytes.iter().map(|&b| f32::from(b) / 255.0));
-            }
+            let px = exemplar_pixels(exemplars, per, batch.iter().map(|p| p.row));
             let [c, h, w] = shape;
             let x = Tensor::<4>::from_data(TensorData::new(px, [batch.len(), c, h, w]), device);
             let taps = net.taps_through(x, batch[0].last);
@@ -233,36 +230,29 @@ impl PassPlan {
             return Err(BundleError::NoRows);
         }
         let parts = shares.len();
-        // Where each pass's row of layer l is: (share, offset in rows) per pass, per layer.
         let layers = self.taps.len();
-        let mut at = vec![vec![(0usize, 0usize); layers]; self.passes.len()];
+        if let Some(share) = shares.iter().find(|s| s.len() != layers) {
+            return Err(BundleError::LayerCount {
+                got: share.len(),
+                expected: layers,
+            });
+        }
+        // Where each exemplar row's HAP of layer l is: (share, its row in that share's layer l).
+        let rows = self.passes.iter().map(|p| p.row + 1).max().unwrap_or(0);
+        let mut at = vec![vec![(0usize, 0usize); layers]; rows];
         let mut counts = vec![vec![0usize; layers]; parts];
         for (i, p) in self.passes.iter().enumerate() {
             let k = i % parts;
             for l in (0..layers).filter(|&l| p.layers & (1 << l) != 0) {
-                at[i][l] = (k, counts[k][l]);
+                at[p.row][l] = (k, counts[k][l]);
                 counts[k][l] += 1;
             }
-        }
-        let mut pass_of_row =
-            vec![usize::MAX; self.passes.iter().map(|p| p.row + 1).max().unwrap_or(0)];
-        for (i, p) in self.passes.iter().enumerate() {
-            pass_of_row[p.row] = i;
         }
         (0..layers)
             .map(|l| {
                 let dim = self.dims[l];
                 for (k, share) in shares.iter().enumerate() {
-                    let rows = counts[k][l];
-                    let got = match share.len() {
-                        n if n == layers => share[l].len(),
-                        n => {
-                            return Err(BundleError::LayerCount {
-                                got: n,
-                                expected: layers,
-                            });
-                        }
-                    };
+                    let (got, rows) = (share[l].len(), counts[k][l]);
                     if got != rows * dim {
                         return Err(BundleError::HapLength {
                             layer: format!("{} (share {k} of {parts})", self.names[l]),
@@ -274,7 +264,7 @@ impl PassPlan {
                 }
                 let mut out = Vec::with_capacity(self.node_rows[l].len() * dim);
                 for &row in &self.node_rows[l] {
-                    let (k, off) = at[pass_of_row[row]][l];
+                    let (k, off) = at[row][l];
                     out.extend_from_slice(&shares[k][l][off * dim..][..dim]);
                 }
                 Ok(out)
