@@ -8,10 +8,10 @@
 //! `figures/` (the SVGs of the committed full native run).
 
 use std::fs;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::Command;
 
+use crate::background::Background;
 use crate::{Result, install_page_build, npm, root, run, serve, target_dir};
 
 /// The wasm-bindgen version the web crate pins (`web/Cargo.toml`); the test runner must match
@@ -43,7 +43,7 @@ pub fn tools() -> Result {
 /// version) being installed in the background: [`TestRunner::start`], then
 /// [`TestRunner::finish`] before the wasm-bindgen tests. The page's build does not need it
 /// ([`bindgen`]).
-pub struct TestRunner(Option<(Child, PathBuf)>);
+pub struct TestRunner(Option<Background>);
 
 impl TestRunner {
     /// Starts `cargo install wasm-bindgen-cli` unless the runner is there, at the lowest
@@ -51,8 +51,7 @@ impl TestRunner {
     /// (2026-12-02, two cores), while the suite leaves a core idle for minutes at a time
     /// (tests and pytest running, single-threaded wasm-opt, the e2e's browser) — started
     /// first, it builds in those gaps and yields to the suite elsewhere. It builds in its
-    /// own target directory (the shared one is locked by the suite's builds); its output
-    /// goes to a log, shown on failure.
+    /// own target directory (the shared one is locked by the suite's builds).
     pub fn start() -> Result<Self> {
         let have = Command::new("wasm-bindgen-test-runner")
             .arg("--version")
@@ -63,70 +62,56 @@ impl TestRunner {
             return Ok(TestRunner(None));
         }
         let dir = target_dir().join("test-runner");
-        let log = target_dir().join("test-runner-install.log");
-        let out = fs::File::create(&log).map_err(io(&log))?;
-        let err = out.try_clone().map_err(io(&log))?;
+        let dir = dir.to_string_lossy();
         let args = [
             "install",
             "wasm-bindgen-cli",
             "--version",
             WASM_BINDGEN,
             "--target-dir",
-            &dir.to_string_lossy(),
-        ]
-        .map(String::from);
-        eprintln!(
-            "xtask: $ nice -n 19 cargo {}  (in the background, log {})",
-            args.join(" "),
-            log.display()
-        );
-        let child = Command::new("nice")
-            .args(["-n", "19", "cargo"])
-            .args(&args)
-            .current_dir(root())
-            // Its own process group, so that [`Drop`] stops cargo's compilers with it.
-            .process_group(0)
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("could not start cargo install: {e}"))?;
-        Ok(TestRunner(Some((child, log))))
+            &dir,
+        ];
+        let log = target_dir().join("test-runner-install.log");
+        Background::start("the test runner's install", "cargo", &args, true, log)
+            .map(|b| TestRunner(Some(b)))
     }
 
     /// Waits for the install (if one was started); its log's tail in the error if it failed.
-    pub fn finish(mut self) -> Result {
-        let Some((mut child, log)) = self.0.take() else {
-            return Ok(());
-        };
-        eprintln!("xtask: waiting for the test runner's install");
-        let status = child
-            .wait()
-            .map_err(|e| format!("cargo install wasm-bindgen-cli: {e}"))?;
-        if status.success() {
-            return Ok(());
-        }
-        let text = fs::read_to_string(&log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = &lines[lines.len().saturating_sub(30)..];
-        Err(format!(
-            "`cargo install wasm-bindgen-cli --version {WASM_BINDGEN}` failed ({status}); \
-             the end of {}:\n{}",
-            log.display(),
-            tail.join("\n")
-        ))
+    pub fn finish(self) -> Result {
+        self.0.map_or(Ok(()), |b| b.finish(|_| false))
     }
 }
 
-/// A suite that fails before [`TestRunner::finish`] stops the install rather than leave it
-/// running after xtask exits.
-impl Drop for TestRunner {
-    fn drop(&mut self) {
-        if let Some((mut child, _)) = self.0.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-        }
+/// The suite's builds of the page that need no native build, run by `cargo xtask
+/// page-builds` beside the suite's native half ([`PageBuilds::start`]): `dist/` with the CPU
+/// engine through wasm-opt and the WebGPU engine not ([`dist_for_tests`] adds the CIFAR-10
+/// mode), then the wasm-bindgen tests' build. Cold on two cores they are ≈ 20 minutes of
+/// cargo and wasm-opt that used to wait for the native half; beside it they fill the core
+/// it leaves idle. They lock other build directories than the native half's
+/// (`wasm32-unknown-unknown/release`, and `release` for their build scripts; the Python
+/// wheel builds in its own, `crate::python`).
+pub fn page_builds() -> Result {
+    page_files(Opt::Now)?;
+    build_engine(&WEBGPU_ENGINE, false)?;
+    crate::page_tests::build_wasm_tests()
+}
+
+/// [`page_builds`] in the background: a second xtask process, its output in a log.
+pub struct PageBuilds(Background);
+
+impl PageBuilds {
+    /// Starts `xtask page-builds` (the wasm target and the npm packages must be installed).
+    pub fn start() -> Result<Self> {
+        let exe = std::env::current_exe().map_err(|e| format!("xtask's own path: {e}"))?;
+        let exe = exe.to_str().ok_or("xtask's path is not UTF-8")?;
+        let log = target_dir().join("page-builds.log");
+        Background::start("the page's builds", exe, &["page-builds"], false, log).map(PageBuilds)
+    }
+
+    /// Waits for the builds; prints their commands and cargo's `Finished` lines.
+    pub fn finish(self) -> Result {
+        self.0
+            .finish(|l| l.starts_with("xtask: $") || l.trim_start().starts_with("Finished"))
     }
 }
 
@@ -151,14 +136,16 @@ pub fn dist() -> Result {
     on_request(&crate::bundle::release_cli()?, true)
 }
 
-/// `dist/` as the suite tests it: [`page`] and [`on_request`] with the CLI at `cli` (the one
-/// its tests built, instead of a release build of burn only for this), and the WebGPU
-/// engine not through wasm-opt — on a new machine that is 8 minutes of one thread
+/// Completes the `dist/` of [`page_builds`] as the suite tests it: the CIFAR-10 mode, built
+/// by the CLI at `cli` (the one the suite's tests built, instead of a release build of burn
+/// only for this), then the service worker's build id again. [`page_builds`] leaves the
+/// WebGPU engine out of wasm-opt — on a new machine that is 8 minutes of one thread
 /// (2026-12-02, two cores), for a pass that only rewrites the wasm, preserving what it
 /// computes (`dist` and `serve` ship it optimised; the CPU engine is tested optimised).
 pub fn dist_for_tests(cli: &Path) -> Result {
-    page(Opt::Now)?;
-    on_request(cli, false)
+    let dist = root().join("dist");
+    cifar_bundle(cli, &dist.join("model-cifar"))?;
+    offline_files(&dist)
 }
 
 /// When the CPU engine goes through wasm-opt: in [`page`] (what `dist` ships), or later —
@@ -176,6 +163,11 @@ pub enum Opt {
 /// all a newcomer's first `serve` waits for.
 pub fn page(opt: Opt) -> Result {
     tools()?;
+    page_files(opt)
+}
+
+/// [`page`] once its tools are installed.
+fn page_files(opt: Opt) -> Result {
     let root = root();
     let dist = root.join("dist");
     if dist.exists() {
