@@ -1,8 +1,9 @@
 //! Work the suite runs beside its main line: a child process in its own process group, its
 //! output in a log, waited for where its result is needed and stopped if the suite fails
-//! first. Why: on two cores the suite's line leaves a core idle for minutes at a time — one
-//! crate's type checking and linking, tests and pytest running, the browser tests — and a
-//! second build fills those gaps.
+//! first. Used for the test runner's install (`crate::dist::TestRunner`), at the lowest
+//! priority. Not for the page's wasm builds: run beside the native half they made a cold
+//! suite slower on two cores, not faster (BENCHMARKS.md, 2026-12-03 night) — both cores are
+//! busy already, and two builds at once only share them.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -65,21 +66,15 @@ impl Background {
         })
     }
 
-    /// Waits for it; on success prints the log's lines that match `summary` (the commands and
-    /// cargo's `Finished` lines, say) with the time since its start, on failure returns an
-    /// error holding the log's last lines.
-    pub fn finish(mut self, summary: impl Fn(&str) -> bool) -> Result {
+    /// Waits for it: prints the time since its start, or returns an error holding the log's
+    /// last lines.
+    pub fn finish(mut self) -> Result {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
         eprintln!("xtask: waiting for {}", self.what);
         let status = child.wait().map_err(|e| format!("{}: {e}", self.what))?;
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
         if status.success() {
-            for l in lines.iter().filter(|l| summary(l)) {
-                eprintln!("xtask: | {l}");
-            }
             eprintln!(
                 "xtask: {} done, {:.0} s after its start (log {})",
                 self.what,
@@ -88,7 +83,9 @@ impl Background {
             );
             return Ok(());
         }
-        // Enough for a clippy or compile error with its context.
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        // Enough for a compile error with its context.
         let tail = &lines[lines.len().saturating_sub(60)..];
         Err(format!(
             "{} failed ({status}); the end of {}:\n{}",
@@ -134,14 +131,14 @@ mod tests {
             false,
             log("ok"),
         );
-        assert_eq!(ok.unwrap().finish(|l| l == "two"), Ok(()));
+        assert_eq!(ok.unwrap().finish(), Ok(()));
         // The log holds both streams.
         let text = fs::read_to_string(log("ok")).unwrap();
         assert_eq!(text.lines().collect::<Vec<_>>(), ["one", "two"]);
 
         let failed =
             Background::start("doomed", "sh", &["-c", "echo why; exit 3"], true, log("no"));
-        let err = failed.unwrap().finish(|_| true).unwrap_err();
+        let err = failed.unwrap().finish().unwrap_err();
         assert!(err.starts_with("doomed failed (exit status: 3)"), "{err}");
         assert!(err.ends_with("why"), "{err}");
     }

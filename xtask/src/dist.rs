@@ -78,40 +78,7 @@ impl TestRunner {
 
     /// Waits for the install (if one was started); its log's tail in the error if it failed.
     pub fn finish(self) -> Result {
-        self.0.map_or(Ok(()), |b| b.finish(|_| false))
-    }
-}
-
-/// The suite's builds of the page that need no native build, run by `cargo xtask
-/// page-builds` beside the suite's native half ([`PageBuilds::start`]): `dist/` with the CPU
-/// engine through wasm-opt and the WebGPU engine not ([`dist_for_tests`] adds the CIFAR-10
-/// mode), then the wasm-bindgen tests' build. Cold on two cores they are ≈ 20 minutes of
-/// cargo and wasm-opt that used to wait for the native half; beside it they fill the core
-/// it leaves idle. They lock other build directories than the native half's
-/// (`wasm32-unknown-unknown/release`, and `release` for their build scripts; the Python
-/// wheel builds in its own, `crate::python`).
-pub fn page_builds() -> Result {
-    page_files(Opt::Now)?;
-    build_engine(&WEBGPU_ENGINE, false)?;
-    crate::page_tests::build_wasm_tests()
-}
-
-/// [`page_builds`] in the background: a second xtask process, its output in a log.
-pub struct PageBuilds(Background);
-
-impl PageBuilds {
-    /// Starts `xtask page-builds` (the wasm target and the npm packages must be installed).
-    pub fn start() -> Result<Self> {
-        let exe = std::env::current_exe().map_err(|e| format!("xtask's own path: {e}"))?;
-        let exe = exe.to_str().ok_or("xtask's path is not UTF-8")?;
-        let log = target_dir().join("page-builds.log");
-        Background::start("the page's builds", exe, &["page-builds"], false, log).map(PageBuilds)
-    }
-
-    /// Waits for the builds; prints their commands and cargo's `Finished` lines.
-    pub fn finish(self) -> Result {
-        self.0
-            .finish(|l| l.starts_with("xtask: $") || l.trim_start().starts_with("Finished"))
+        self.0.map_or(Ok(()), Background::finish)
     }
 }
 
@@ -136,16 +103,14 @@ pub fn dist() -> Result {
     on_request(&crate::bundle::release_cli()?, true)
 }
 
-/// Completes the `dist/` of [`page_builds`] as the suite tests it: the CIFAR-10 mode, built
-/// by the CLI at `cli` (the one the suite's tests built, instead of a release build of burn
-/// only for this), then the service worker's build id again. [`page_builds`] leaves the
-/// WebGPU engine out of wasm-opt — on a new machine that is 8 minutes of one thread
+/// `dist/` as the suite tests it: [`page`] and [`on_request`] with the CLI at `cli` (the one
+/// its tests built, instead of a release build of burn only for this), and the WebGPU
+/// engine not through wasm-opt — on a new machine that is 8 minutes of one thread
 /// (2026-12-02, two cores), for a pass that only rewrites the wasm, preserving what it
 /// computes (`dist` and `serve` ship it optimised; the CPU engine is tested optimised).
 pub fn dist_for_tests(cli: &Path) -> Result {
-    let dist = root().join("dist");
-    cifar_bundle(cli, &dist.join("model-cifar"))?;
-    offline_files(&dist)
+    page(Opt::Now)?;
+    on_request(cli, false)
 }
 
 /// When the CPU engine goes through wasm-opt: in [`page`] (what `dist` ships), or later —
@@ -163,11 +128,6 @@ pub enum Opt {
 /// all a newcomer's first `serve` waits for.
 pub fn page(opt: Opt) -> Result {
     tools()?;
-    page_files(opt)
-}
-
-/// [`page`] once its tools are installed.
-fn page_files(opt: Opt) -> Result {
     let root = root();
     let dist = root.join("dist");
     if dist.exists() {

@@ -12,8 +12,6 @@
 //!   clippy on the workspace's crates, denying warnings ([`lint_env`]).
 //! - `page-tests` — only the page's part of `test`: `dist/` as the suite builds it (the
 //!   WebGPU engine not through wasm-opt), the wasm-bindgen tests and the end-to-end test.
-//! - `page-builds` — only the suite's builds of the page that need no native build (the two
-//!   engines into `dist/`, the wasm-bindgen tests' build); `test` runs it in the background.
 //! - `python` — only the Python package's tests.
 //! - `e2e` — only the end-to-end test, against an existing `dist/`.
 //! - `endurance [N]` — N analyses in a row on the built page (default 10,000), with memory
@@ -232,9 +230,7 @@ fn test() -> Result {
     let runner = dist::TestRunner::start()?;
     npm()?;
     run("cargo", &["fmt", "--all", "--check"])?;
-    // install() added the wasm target (NO_STD_TARGETS) and npm() binaryen: the page's builds
-    // have what they need.
-    let page_builds = dist::PageBuilds::start()?;
+    dist::tools()?;
     nostd()?;
     // Clippy runs inside the builds (lint_env): the tests' build lints the libraries, binaries,
     // tests and examples; the benches are built for their lints only — running them (even
@@ -248,19 +244,14 @@ fn test() -> Result {
     run_env("cargo", &benches, lint_env())?;
     doctests::run_doc_tests()?;
     python::tests()?;
-    page_suite(runner, Some(page_builds))
+    page_suite(runner)
 }
 
-/// The page's half of the suite (`cargo xtask page-tests`): `dist/` as the suite tests it
-/// ([`dist::page_builds`], in the background since the suite's start where `builds` is
-/// given; then the CIFAR-10 mode, from the CLI the workspace tests built — the page's own
-/// bundle is committed, and the models crate's page test checks it against a fresh build),
-/// the wasm-bindgen tests and the end-to-end test.
-fn page_suite(runner: dist::TestRunner, builds: Option<dist::PageBuilds>) -> Result {
-    match builds {
-        Some(b) => b.finish()?,
-        None => dist::page_builds()?,
-    }
+/// The page's half of the suite (`cargo xtask page-tests`): `dist/` as the suite tests it,
+/// the wasm-bindgen tests and the end-to-end test. The CIFAR-10 bundle comes from the CLI
+/// the workspace tests built (the page's own bundle is committed, and the models crate's
+/// page test checks it against a fresh build).
+fn page_suite(runner: dist::TestRunner) -> Result {
     let cli = target_dir().join("debug/hapscope");
     if !cli.exists() {
         workspace_tests(false)?;
@@ -335,11 +326,7 @@ fn main() -> ExitCode {
             LINTING.store(true, Ordering::Relaxed);
             install()
                 .and_then(|()| dist::TestRunner::start())
-                .and_then(|runner| npm().and_then(|()| page_suite(runner, None)))
-        }
-        ["page-builds"] => {
-            LINTING.store(true, Ordering::Relaxed);
-            dist::page_builds()
+                .and_then(|runner| npm().and_then(|()| page_suite(runner)))
         }
         ["python"] => python::tests(),
         ["endurance"] => page_tests::endurance("10000"),
@@ -348,7 +335,7 @@ fn main() -> ExitCode {
         ["cross-cpu", ref cpus @ ..] => cross_cpu::cross_cpu(cpus),
         ["fuzz"] => fuzz("600", &[]),
         ["fuzz", secs, ref only @ ..] => fuzz(secs, only),
-        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | bundle | test | page-tests | page-builds | python | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
+        _ => Err("usage: cargo xtask serve [--port N | --no-build] | dist | bundle | test | page-tests | python | e2e | endurance [N] | bench-page | nostd | cross-cpu [CPU…] | fuzz [SECONDS [TARGET…]]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,33 +8,22 @@ use std::process::Command;
 use crate::dist::ON_REQUEST;
 use crate::{Result, root, run_env, serve, target_dir};
 
-/// `cargo test` of `hapscope-web`'s wasm-bindgen tests: on the WebGPU engine's build (both
-/// backends), as the suite lints it.
-const WASM_TESTS: [&str; 8] = [
-    "test",
-    "--release",
-    "--package",
-    "hapscope-web",
-    "--features",
-    "webgpu",
-    "--target",
-    "wasm32-unknown-unknown",
-];
-
-/// Only builds the wasm-bindgen tests ([`crate::dist::page_builds`]).
-pub fn build_wasm_tests() -> Result {
-    let mut args = WASM_TESTS.to_vec();
-    args.push("--no-run");
-    run_env("cargo", &args, crate::lint_env())
-}
-
 /// Runs `hapscope-web`'s wasm-bindgen tests in headless Chromium (flags: `web/webdriver.json`),
-/// once `runner` is installed.
+/// on the WebGPU engine's build (both backends), once `runner` is installed.
 pub fn wasm_tests(runner: crate::dist::TestRunner) -> Result {
     runner.finish()?;
     run_env(
         "cargo",
-        &WASM_TESTS,
+        &[
+            "test",
+            "--release",
+            "--package",
+            "hapscope-web",
+            "--features",
+            "webgpu",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
         &[
             (
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",

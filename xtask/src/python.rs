@@ -33,14 +33,10 @@ pub fn tests() -> Result {
     pip_install(&["--upgrade", "pip", "pytest", "numpy"], &[])?;
     // Reinstalled every run: the wheel must be the one this checkout builds.
     // Built under the suite's lint wrapper (maturin runs cargo): clippy lints the extension.
-    // In its own build directory: maturin builds `release`, whose lock the page's builds hold
-    // for their build scripts while they run beside the native half (`dist::page_builds`);
-    // the wheel shares no native release build with anything else.
-    let wheel_target = target_dir().join("python-wheel");
-    let wheel_target = wheel_target.to_str().ok_or("non-UTF-8 target dir")?;
-    let mut envs = vec![("CARGO_TARGET_DIR", wheel_target)];
-    envs.extend_from_slice(crate::lint_env());
-    pip_install(&["--force-reinstall", "--no-deps", "./python"], &envs)?;
+    pip_install(
+        &["--force-reinstall", "--no-deps", "./python"],
+        crate::lint_env(),
+    )?;
     // The CLI, for the tests that compare Python's results and artifacts with it: the one
     // `cargo test` builds (nothing to do after the suite's test step). A plain `cargo build`
     // of the binary would resolve features without the tests' and rebuild burn.
