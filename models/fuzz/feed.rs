@@ -11,9 +11,11 @@ use std::path::Path;
 use hapscope_models::data::{cifar, gunzip_if_gz, idx, npy};
 use hapscope_models::digit::{mnist_style, photo_ink};
 use hapscope_models::image_header::check_upload;
+use hapscope_models::page::build::layer_names;
 use hapscope_models::page::bundle::{Bundle, parse_manifest};
 use hapscope_models::page::manifest::Manifest;
 use hapscope_models::page::model::PageModel;
+use hapscope_models::page::passes::PassPlan;
 use hapscope_models::weights::lenet_from_bytes;
 
 const FUZZ_PATH: &str = "<fuzz>";
@@ -150,7 +152,9 @@ pub fn bundle(data: &[u8]) {
 }
 
 /// Assembles a bundle from its parts; an accepted bundle must also give a page model from
-/// (all-ones) exemplar HAPs. Returns whether the bundle was accepted.
+/// (all-ones) node HAPs as the page gathers them: one share of its planned passes
+/// ([`PassPlan`], each layer its own tap), put in node order by [`PassPlan::node_rows`].
+/// Returns whether the bundle was accepted.
 pub fn bundle_from_parts(parts: BundleParts) -> bool {
     let BundleParts {
         manifest,
@@ -161,22 +165,35 @@ pub fn bundle_from_parts(parts: BundleParts) -> bool {
     let Ok(bundle) = Bundle::assemble(manifest, weights, exemplars, libraries) else {
         return false;
     };
-    let n = bundle.manifest.exemplar_ids.len();
-    // Bound the work: the all-ones HAPs are exemplars × dim values per layer.
+    // Bound the work: the node rows are nodes × dim values per layer (a header's dim can be
+    // anything).
     if bundle
         .libraries
         .iter()
-        .map(|a| n.saturating_mul(a.dim))
-        .sum::<usize>()
+        .map(|a| a.nodes().saturating_mul(a.dim))
+        .fold(0usize, usize::saturating_add)
         > 1 << 22
     {
         return true;
     }
-    let haps: Vec<Vec<f32>> = bundle
+    let taps = layer_names(&bundle);
+    let Ok(plan) = PassPlan::new(&bundle.manifest.exemplar_ids, &bundle.libraries, &taps) else {
+        return true;
+    };
+    // One share holds, per layer, one HAP per distinct exemplar that is a node of it.
+    let share: Vec<Vec<f32>> = bundle
         .libraries
         .iter()
-        .map(|a| vec![1.0; n * a.dim])
+        .map(|a| {
+            let mut ids = a.source_ids.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.len().saturating_mul(a.dim)
+        })
+        .map(|n| vec![1.0; n])
         .collect();
-    let _ = PageModel::from_exemplar_haps(&bundle, &haps);
+    if let Ok(rows) = plan.node_rows(&[share]) {
+        let _ = PageModel::from_node_rows(&bundle, &rows);
+    }
     true
 }

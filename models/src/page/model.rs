@@ -114,62 +114,10 @@ pub(crate) fn layer_err(layer: &str) -> impl FnOnce(hapscope_core::Error) -> Bun
     }
 }
 
-/// Each library's node HAPs, gathered from the HAPs of **all** the bundle's exemplars
-/// (`haps[l]`: `exemplars × dim_l` values in exemplar order): `nodes_l × dim_l` values per
-/// layer, in node order, as computed — the input of [`PageModel::from_node_rows`].
-pub fn node_rows(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, BundleError> {
-    let n = bundle.manifest.exemplar_ids.len();
-    if haps.len() != bundle.libraries.len() {
-        return Err(BundleError::LayerCount {
-            got: haps.len(),
-            expected: bundle.libraries.len(),
-        });
-    }
-    bundle
-        .libraries
-        .iter()
-        .zip(haps)
-        .map(|(a, h)| {
-            let dim = a.dim;
-            if h.len() != n * dim {
-                return Err(BundleError::HapLength {
-                    layer: a.layer.clone(),
-                    got: h.len(),
-                    rows: n,
-                    dim,
-                });
-            }
-            let mut raw = Vec::with_capacity(a.nodes() * dim);
-            for &id in &a.source_ids {
-                let row = bundle
-                    .exemplar_row(id)
-                    .ok_or_else(|| BundleError::NoExemplar {
-                        layer: a.layer.clone(),
-                        id,
-                    })?;
-                raw.extend_from_slice(&h[row * dim..][..dim]);
-            }
-            Ok(raw)
-        })
-        .collect()
-}
-
 impl PageModel {
-    /// Builds the layers from a bundle and the HAPs of **all** its exemplars:
-    /// `haps[l]` holds `exemplars × dim_l` values, rows in exemplar order. A library
-    /// artifact that stores its node vectors (the CIFAR-10 bundle) is used as stored, and
-    /// `haps` may then be empty. The same as [`PageModel::from_node_rows`] on
-    /// [`node_rows`]`(bundle, haps)`.
-    pub fn from_exemplar_haps(bundle: &Bundle, haps: &[Vec<f32>]) -> Result<Self, BundleError> {
-        if bundle.stores_vectors() {
-            return Self::from_node_rows(bundle, &[]);
-        }
-        Self::from_node_rows(bundle, &node_rows(bundle, haps)?)
-    }
-
     /// Builds the layers from each library's node HAPs as computed (not yet unit length):
     /// `rows[l]` holds `nodes_l × dim_l` values in the library's node order — what
-    /// [`node_rows`] gathers, and what the page keeps between visits. Checked: one entry per
+    /// [`super::passes::PassPlan::node_rows`] gathers, and what the page keeps between visits. Checked: one entry per
     /// layer, the lengths, and every row finite and not all zero. Ignored (may be empty) for a
     /// bundle whose libraries store their vectors.
     pub fn from_node_rows(bundle: &Bundle, rows: &[Vec<f32>]) -> Result<Self, BundleError> {
@@ -401,59 +349,26 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn haps_that_do_not_fit_the_bundle_are_refused_by_kind() {
-        let b = bundle();
-        let e = PageModel::from_exemplar_haps(&b, &good_haps()[..1]).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                BundleError::LayerCount {
-                    got: 1,
-                    expected: 2
-                }
-            ),
-            "{e:?}"
-        );
-        let mut haps = good_haps();
-        haps[1].pop();
-        let e = PageModel::from_exemplar_haps(&b, &haps).unwrap_err();
-        assert!(
-            matches!(&e, BundleError::HapLength { layer, got: 5, rows: 2, dim: 3 } if layer == "B"),
-            "{e:?}"
-        );
-        let mut haps = good_haps();
-        haps[0][4] = 0.0;
-        let e = PageModel::from_exemplar_haps(&b, &haps).unwrap_err();
-        assert!(
-            matches!(&e, BundleError::ZeroHap { layer, id: 7 } if layer == "A"),
-            "{e:?}"
-        );
-        assert_eq!(e.to_string(), "layer A: exemplar 7 has an all-zero HAP");
-        let mut missing = b.clone();
-        missing.manifest.exemplar_ids = vec![3, 8];
-        let e = PageModel::from_exemplar_haps(&missing, &good_haps()).unwrap_err();
-        assert!(
-            matches!(&e, BundleError::NoExemplar { layer, id: 7 } if layer == "A"),
-            "{e:?}"
-        );
+    /// Each node's row: its exemplar's HAP in `haps` (all exemplars, in exemplar order).
+    fn rows_of(b: &Bundle, haps: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        b.libraries
+            .iter()
+            .zip(haps)
+            .map(|(a, h)| {
+                a.source_ids
+                    .iter()
+                    .flat_map(|&id| &h[b.exemplar_row(id).unwrap() * a.dim..][..a.dim])
+                    .copied()
+                    .collect()
+            })
+            .collect()
     }
 
     #[test]
     fn node_rows_rebuild_the_same_model_and_damaged_ones_are_refused() {
         let b = bundle();
-        let rows = node_rows(&b, &good_haps()).unwrap();
+        let rows = rows_of(&b, &good_haps());
         let nodes: Vec<usize> = b.libraries.iter().map(|a| a.nodes()).collect();
-        for ((r, a), n) in rows.iter().zip(&b.libraries).zip(&nodes) {
-            assert_eq!(r.len(), n * a.dim);
-        }
-        // Each node's row is its exemplar's HAP, in node order, as computed.
-        for ((r, a), h) in rows.iter().zip(&b.libraries).zip(&good_haps()) {
-            for (k, &id) in a.source_ids.iter().enumerate() {
-                let e = b.exemplar_row(id).unwrap();
-                assert_eq!(&r[k * a.dim..][..a.dim], &h[e * a.dim..][..a.dim]);
-            }
-        }
         let from_rows = PageModel::from_node_rows(&b, &rows).unwrap();
         for (l, a) in from_rows.layers.iter().zip(&b.libraries) {
             assert_eq!(l.library.source_ids(), &a.source_ids[..]);
@@ -491,11 +406,16 @@ mod tests {
             matches!(&e, BundleError::ZeroHap { layer, id } if layer == "A" && *id == first),
             "{e:?}"
         );
+        assert_eq!(
+            e.to_string(),
+            format!("layer A: exemplar {first} has an all-zero HAP")
+        );
     }
 
     #[test]
     fn an_analysis_refuses_haps_by_kind() {
-        let model = PageModel::from_exemplar_haps(&bundle(), &good_haps()).unwrap();
+        let b = bundle();
+        let model = PageModel::from_node_rows(&b, &rows_of(&b, &good_haps())).unwrap();
         let a = model
             .analyze(&[&[1.0, 0.0, 0.0], &[0.0, 0.0, 1.0]], 1, f64::NAN)
             .unwrap();
