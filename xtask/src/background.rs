@@ -1,9 +1,10 @@
 //! Work the suite runs beside its main line: a child process in its own process group, its
 //! output in a log, waited for where its result is needed and stopped if the suite fails
-//! first. Used for the test runner's install (`crate::dist::TestRunner`), at the lowest
-//! priority. Not for the page's wasm builds: run beside the native half they made a cold
-//! suite slower on two cores, not faster (BENCHMARKS.md, 2026-12-03 night) — both cores are
-//! busy already, and two builds at once only share them.
+//! first. Used for the test runner's install (`crate::dist::TestRunner`, at the lowest
+//! priority) and the CPU engine's wasm-opt (`crate::wasm_opt`: one thread, beside the
+//! suite's next builds). Not for the page's cargo builds: run beside the native half they
+//! made a cold suite slower on two cores, not faster (BENCHMARKS.md, 2026-12-03 night) — both
+//! cores are busy already, and two builds at once only share them.
 
 use std::fs;
 use std::os::unix::process::CommandExt;

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::background::Background;
+use crate::wasm_opt::WasmOpt;
 use crate::{Result, install_page_build, npm, root, run, serve, target_dir};
 
 /// The wasm-bindgen version the web crate pins (`web/Cargo.toml`); the test runner must match
@@ -107,16 +108,23 @@ pub fn dist() -> Result {
 /// its tests built, instead of a release build of burn only for this), and the WebGPU
 /// engine not through wasm-opt — on a new machine that is 8 minutes of one thread
 /// (2026-12-02, two cores), for a pass that only rewrites the wasm, preserving what it
-/// computes (`dist` and `serve` ship it optimised; the CPU engine is tested optimised).
+/// computes (`dist` and `serve` ship it optimised). The CPU engine is tested optimised, its
+/// wasm-opt (one thread for minutes) running beside the CIFAR-10 bundle and the WebGPU
+/// engine's build, which leave the second core idle much of the time (BENCHMARKS.md).
 pub fn dist_for_tests(cli: &Path) -> Result {
-    page(Opt::Now)?;
-    on_request(cli, false)
+    page(Opt::Later)?;
+    let dist = root().join("dist");
+    let cpu = WasmOpt::start(&dist.join(CPU_ENGINE.dir).join("hapscope_web_bg.wasm"))?;
+    on_request(cli, false)?;
+    cpu.finish()?;
+    offline_files(&dist)
 }
 
 /// When the CPU engine goes through wasm-opt: in [`page`] (what `dist` ships), or later —
 /// `serve` shows the page first with the engine as the compiler left it (working, larger
 /// and slower: wasm-opt is minutes of a first `serve` on two cores), then swaps in the
-/// optimised one ([`optimise_cpu_engine`]).
+/// optimised one ([`optimise_cpu_engine`]); the suite runs it beside its next builds
+/// ([`dist_for_tests`]).
 #[derive(Clone, Copy, PartialEq)]
 pub enum Opt {
     Now,
@@ -179,6 +187,11 @@ pub struct Engine {
     pub features: &'static str,
 }
 
+/// The cargo profile of every wasm build of the web crate — both engines and the wasm tests
+/// (`page_tests::wasm_tests`), so the tests' dependencies are the engines' builds: release
+/// without debug info (the workspace's Cargo.toml says why).
+pub const WASM_PROFILE: &str = "wasm";
+
 /// The CPU engine, which every visit loads.
 pub const CPU_ENGINE: Engine = Engine {
     dir: "pkg",
@@ -197,7 +210,8 @@ pub const WEBGPU_ENGINE: Engine = Engine {
 fn build_engine(engine: &Engine, optimise: bool) -> Result {
     let mut args = vec![
         "build",
-        "--release",
+        "--profile",
+        WASM_PROFILE,
         "--package",
         "hapscope-web",
         "--target",
@@ -208,7 +222,10 @@ fn build_engine(engine: &Engine, optimise: bool) -> Result {
     }
     // Linted under the suite (crate::lint_env): its clippy pass for the wasm crate.
     crate::run_env("cargo", &args, crate::lint_env())?;
-    let wasm = target_dir().join("wasm32-unknown-unknown/release/hapscope_web.wasm");
+    let wasm = target_dir()
+        .join("wasm32-unknown-unknown")
+        .join(WASM_PROFILE)
+        .join("hapscope_web.wasm");
     let dist = root().join("dist");
     // Built beside its place and moved in whole: `serve` serves while it builds the WebGPU
     // engine, and a visitor must get the old engine, none, or the finished one.
@@ -225,7 +242,7 @@ fn build_engine(engine: &Engine, optimise: bool) -> Result {
     // the gzipped size (4.63 against 4.53 MB), but without it `analyze` and PGD on WebGPU
     // (SwiftShader) took 1.5× and 2.4× as long (BENCHMARKS.md).
     if optimise {
-        wasm_opt(&tmp.join("hapscope_web_bg.wasm"))?;
+        WasmOpt::start(&tmp.join("hapscope_web_bg.wasm"))?.finish()?;
     }
     // The served engine stays in place until the new one replaces it (two renames).
     if out.exists() {
@@ -412,42 +429,6 @@ fn cache(kind: &str, key: &str, make: impl FnOnce(&Path) -> Result) -> Result<st
     make(&tmp)?;
     fs::rename(&tmp, &cached).map_err(io(&cached))?;
     Ok(cached)
-}
-
-/// Optimises the page's wasm in place with binaryen's wasm-opt (from npm: Debian's is too old
-/// and breaks the module). It takes minutes, so results are cached in the target directory,
-/// keyed by a hash of the input: an unchanged build reuses them. `HAPSCOPE_NO_WASM_OPT=1`
-/// skips it while iterating (the page works either way, only larger and slower).
-fn wasm_opt(wasm: &Path) -> Result {
-    use std::hash::{Hash, Hasher};
-    if std::env::var_os("HAPSCOPE_NO_WASM_OPT").is_some() {
-        eprintln!("xtask: HAPSCOPE_NO_WASM_OPT is set: the wasm stays unoptimised");
-        return Ok(());
-    }
-    let bytes = fs::read(wasm).map_err(io(wasm))?;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    let key = format!("{:016x}-{}.wasm", h.finish(), bytes.len());
-    let cached = cache("wasm-opt", &key, |tmp| {
-        run(
-            "node",
-            &[
-                "--max-old-space-size=8000",
-                "node_modules/binaryen/bin/wasm-opt",
-                "-O3",
-                "--enable-simd",
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                wasm.to_str().ok_or("non-UTF-8 path")?,
-                "-o",
-                tmp.to_str().ok_or("non-UTF-8 target dir")?,
-            ],
-        )
-    })?;
-    fs::copy(&cached, wasm).map_err(io(&cached))?;
-    Ok(())
 }
 
 /// Builds the page into `dist/` (unless `build` is false) and serves it on 127.0.0.1 until

@@ -40,6 +40,7 @@ mod locate;
 mod page_tests;
 mod python;
 mod serve;
+mod wasm_opt;
 
 use std::env;
 use std::path::PathBuf;

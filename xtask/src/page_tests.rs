@@ -16,7 +16,8 @@ pub fn wasm_tests(runner: crate::dist::TestRunner) -> Result {
         "cargo",
         &[
             "test",
-            "--release",
+            "--profile",
+            crate::dist::WASM_PROFILE,
             "--package",
             "hapscope-web",
             "--features",
