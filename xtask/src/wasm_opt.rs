@@ -14,13 +14,12 @@ use crate::dist::io;
 pub struct WasmOpt {
     /// The file optimised in place.
     wasm: PathBuf,
-    /// `$CARGO_TARGET_DIR/wasm-opt/<hash>-<len>.wasm`: the result for this input.
-    cached: PathBuf,
+    /// `$CARGO_TARGET_DIR/wasm-opt/<hash>-<len>.wasm`: the result for this input; `None`
+    /// under `HAPSCOPE_NO_WASM_OPT` (the file stays as it is).
+    cached: Option<PathBuf>,
     /// Where the running wasm-opt writes, renamed to `cached` when it succeeds; `None` when
     /// nothing runs (a cached result, or `HAPSCOPE_NO_WASM_OPT`).
     running: Option<(Background, PathBuf)>,
-    /// `HAPSCOPE_NO_WASM_OPT` was set: the file stays as it is.
-    skipped: bool,
 }
 
 impl WasmOpt {
@@ -30,11 +29,10 @@ impl WasmOpt {
     pub fn start(wasm: &Path) -> Result<Self> {
         let mut job = WasmOpt {
             wasm: wasm.to_path_buf(),
-            cached: PathBuf::new(),
+            cached: None,
             running: None,
-            skipped: std::env::var_os("HAPSCOPE_NO_WASM_OPT").is_some(),
         };
-        if job.skipped {
+        if std::env::var_os("HAPSCOPE_NO_WASM_OPT").is_some() {
             eprintln!("xtask: HAPSCOPE_NO_WASM_OPT is set: the wasm stays unoptimised");
             return Ok(job);
         }
@@ -43,9 +41,10 @@ impl WasmOpt {
         bytes.hash(&mut h);
         let key = format!("{:016x}-{}", h.finish(), bytes.len());
         let dir = crate::target_dir().join("wasm-opt");
-        job.cached = dir.join(format!("{key}.wasm"));
-        if job.cached.exists() {
-            eprintln!("xtask: wasm-opt: reusing {}", job.cached.display());
+        let cached = dir.join(format!("{key}.wasm"));
+        if cached.exists() {
+            eprintln!("xtask: wasm-opt: reusing {}", cached.display());
+            job.cached = Some(cached);
             return Ok(job);
         }
         fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -68,19 +67,20 @@ impl WasmOpt {
         ];
         let what = format!("wasm-opt of {}", wasm.display());
         job.running = Some((Background::start(&what, "node", &args, false, log)?, tmp));
+        job.cached = Some(cached);
         Ok(job)
     }
 
     /// Waits for the run, keeps its result in the cache and puts it in place of the input.
-    pub fn finish(mut self) -> Result {
-        if self.skipped {
+    pub fn finish(self) -> Result {
+        let Some(cached) = self.cached else {
             return Ok(());
-        }
-        if let Some((run, tmp)) = self.running.take() {
+        };
+        if let Some((run, tmp)) = self.running {
             run.finish()?;
-            fs::rename(&tmp, &self.cached).map_err(io(&self.cached))?;
+            fs::rename(&tmp, &cached).map_err(io(&cached))?;
         }
-        fs::copy(&self.cached, &self.wasm).map_err(io(&self.cached))?;
+        fs::copy(&cached, &self.wasm).map_err(io(&cached))?;
         Ok(())
     }
 }
@@ -88,4 +88,56 @@ impl WasmOpt {
 fn utf8(p: &Path) -> Result<&str> {
     p.to_str()
         .ok_or_else(|| format!("non-UTF-8 path {}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty module with one exported function that returns its argument plus zero:
+    /// something wasm-opt rewrites (`-O3` folds the addition away).
+    const MODULE: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+        0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // type: (i32) -> i32
+        0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+        0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, // export "f"
+        0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x41, 0x00, 0x6a,
+        0x0b, // local.get 0; i32.const 0; i32.add
+    ];
+
+    #[test]
+    fn a_run_is_cached_and_the_next_one_reuses_it() {
+        if !crate::root().join("node_modules/binaryen").exists() {
+            // The suite runs `npm ci` before the workspace's tests; a bare `cargo test` may not.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "binaryen is not installed (npm ci)"
+            );
+            return;
+        }
+        let dir = tempfile_dir("wasm-opt");
+        let wasm = dir.join("m.wasm");
+        fs::write(&wasm, MODULE).unwrap();
+        let first = WasmOpt::start(&wasm).unwrap();
+        let cached = first.cached.clone().unwrap();
+        first.finish().unwrap();
+        let optimised = fs::read(&wasm).unwrap();
+        assert!(optimised.starts_with(&MODULE[..8]));
+        assert!(optimised.len() < MODULE.len(), "{optimised:?}");
+        assert_eq!(fs::read(&cached).unwrap(), optimised);
+
+        // The same input again: nothing runs, the cached result is put in place.
+        fs::write(&wasm, MODULE).unwrap();
+        let again = WasmOpt::start(&wasm).unwrap();
+        assert!(again.running.is_none());
+        again.finish().unwrap();
+        assert_eq!(fs::read(&wasm).unwrap(), optimised);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
 }
