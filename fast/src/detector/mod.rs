@@ -17,6 +17,7 @@
 //! Gaussian, CPL, feature squeezing — combined by Fisher's and by Tippett's method); set B
 //! fixes each statistic's thresholds ([`Thresholds`]).
 
+pub mod candidates;
 pub mod features;
 
 use hapscope_core::calibrate::{Calibration, fisher};
@@ -254,31 +255,41 @@ impl Components {
         self.gauss.len()
     }
 
-    /// The statistics of one input, in [`Detector::ALL`] order.
-    pub fn statistics(&self, r: &RawScores) -> hapscope_core::Result<Statistics> {
+    /// Each layer's Gaussian p-value of one input (set A), input to output.
+    pub fn layer_p_values(&self, r: &RawScores) -> hapscope_core::Result<Vec<f64>> {
         if r.gauss.len() != self.gauss.len() {
             return Err(hapscope_core::Error::DimMismatch {
                 expected: self.gauss.len(),
                 got: r.gauss.len(),
             });
         }
-        let knn = knn_sum(r);
-        let gauss = gauss_fisher(&self.gauss, r)?;
-        let p: Vec<f64> = self
-            .parts
+        Ok(self
+            .gauss
             .iter()
-            .zip([knn, gauss, -r.cpl_eq5, r.squeeze])
-            .map(|(c, s)| c.p_value(s))
-            .collect();
-        let tippett = p.iter().map(|&x| -2.0 * x.ln()).fold(0.0, f64::max);
+            .zip(&r.gauss)
+            .map(|(c, &s)| c.p_value(s))
+            .collect())
+    }
+
+    /// The four parts' p-values of one input (set A): k-NN, Gaussian (Fisher over the
+    /// layers), CPL (Eq. 5), feature squeezing.
+    pub fn part_p_values(&self, r: &RawScores) -> hapscope_core::Result<[f64; 4]> {
+        let gauss = fisher(&self.layer_p_values(r)?)?;
+        let scores = [knn_sum(r), gauss, -r.cpl_eq5, r.squeeze];
+        Ok(core::array::from_fn(|k| self.parts[k].p_value(scores[k])))
+    }
+
+    /// The statistics of one input, in [`Detector::ALL`] order.
+    pub fn statistics(&self, r: &RawScores) -> hapscope_core::Result<Statistics> {
+        let p = self.part_p_values(r)?;
         Ok([
             -r.cpl_eq5,
             -r.cpl_top20,
-            knn,
-            gauss,
+            knn_sum(r),
+            fisher(&self.layer_p_values(r)?)?,
             r.squeeze,
             fisher(&p)?,
-            tippett,
+            candidates::tippett(&p),
         ])
     }
 }

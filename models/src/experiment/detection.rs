@@ -172,6 +172,25 @@ pub struct Setting {
     pub per_layer: Vec<Option<[f64; 2]>>,
     /// Per input: the statistics (`Detector::ALL` order, then squeeze) and success.
     pub scores: Vec<(Statistics, bool)>,
+    /// Per input, in `scores`' order: the raw evidence the statistics come from (empty in
+    /// reports written before it was stored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw: Vec<RawScores>,
+}
+
+/// The clean inputs' raw evidence ([`RawScores`]: CPL, each layer's k-NN disagreements and
+/// Gaussian distance, squeezing). With each setting's [`Setting::raw`] it makes every number
+/// of a report recomputable — the per-layer AUROCs, the statistics themselves (set A's
+/// [`Components`] applied to the raw evidence), the thresholds (set B) — and lets a new
+/// combination of the parts be evaluated on the same inputs without rerunning the attacks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Calibration set A (the p-values).
+    pub calibration_a: Vec<RawScores>,
+    /// Calibration set B (the thresholds).
+    pub calibration_b: Vec<RawScores>,
+    /// The clean evaluation inputs, in [`DetectReport::clean`]'s order.
+    pub clean: Vec<RawScores>,
 }
 
 /// Per detector and ε, against the strongest adaptive attack tried.
@@ -217,6 +236,9 @@ pub struct DetectReport {
     pub adaptive: Vec<AdaptiveRow>,
     /// Seconds per stage.
     pub seconds: Vec<(String, f64)>,
+    /// The clean inputs' raw evidence (absent in reports written before it was stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// Names of the statistics, in score order.
@@ -345,19 +367,40 @@ fn results(
     thresholds: &[[f64; 2]],
     bootstrap: usize,
 ) -> Result<Vec<DetectorResult>> {
+    columns_results(
+        &statistic_names(),
+        clean,
+        attacked,
+        thresholds,
+        bootstrap,
+        0,
+    )
+}
+
+/// [`results`] for any named columns of scores (`names[d]` is column `d`); the bootstrap of
+/// column `d` is seeded with `0xD7EC + seed_offset + d`.
+pub(crate) fn columns_results<S: AsRef<[f64]>>(
+    names: &[&str],
+    clean: &[S],
+    attacked: &[S],
+    thresholds: &[[f64; 2]],
+    bootstrap: usize,
+    seed_offset: u64,
+) -> Result<Vec<DetectorResult>> {
     use hapscope_core::auroc::auroc;
     use hapscope_core::bootstrap::auroc_interval;
     use hapscope_core::calibrate::flagged_rate;
-    statistic_names()
-        .into_iter()
+    names
+        .iter()
         .enumerate()
         .map(|(d, name)| {
-            let c: Vec<f64> = clean.iter().map(|s| s[d]).collect();
-            let a: Vec<f64> = attacked.iter().map(|s| s[d]).collect();
+            let c: Vec<f64> = clean.iter().map(|s| s.as_ref()[d]).collect();
+            let a: Vec<f64> = attacked.iter().map(|s| s.as_ref()[d]).collect();
             let (auc, ci) = if a.is_empty() {
                 (None, None)
             } else {
-                let (lo, hi) = auroc_interval(&a, &c, bootstrap, 0.95, 0xD7EC + d as u64)?;
+                let seed = 0xD7EC + seed_offset + d as u64;
+                let (lo, hi) = auroc_interval(&a, &c, bootstrap, 0.95, seed)?;
                 (Some(auroc(&a, &c)?), Some([lo, hi]))
             };
             Ok(DetectorResult {
@@ -504,6 +547,7 @@ pub fn detect_run<K: SimilarityKernel + Copy + Sync>(
             results: results(&clean, &succ, &thresholds, plan.bootstrap)?,
             per_layer: per_layer(&clean_scored, &succ_raw)?,
             scores: stats.into_iter().zip(success).collect(),
+            raw: scored.to_vec(),
         })
     };
 
@@ -596,6 +640,11 @@ pub fn detect_run<K: SimilarityKernel + Copy + Sync>(
         settings,
         adaptive,
         seconds,
+        evidence: Some(Evidence {
+            calibration_a: a,
+            calibration_b: b,
+            clean: clean_scored,
+        }),
         plan: plan.clone(),
     })
 }
@@ -609,24 +658,39 @@ pub fn adaptive_summary(
     eps: &[f32],
     thresholds: &[[f64; 2]],
 ) -> Vec<AdaptiveRow> {
+    let scored: Vec<(&Setting, Vec<Statistics>)> = settings
+        .iter()
+        .map(|s| (s, s.scores.iter().map(|x| x.0).collect()))
+        .collect();
+    columns_adaptive(&statistic_names(), &scored, eps, thresholds)
+}
+
+/// [`adaptive_summary`] for any named columns of scores, given per setting (its success
+/// flags are the setting's own).
+pub(crate) fn columns_adaptive<S: AsRef<[f64]>>(
+    names: &[&str],
+    settings: &[(&Setting, Vec<S>)],
+    eps: &[f32],
+    thresholds: &[[f64; 2]],
+) -> Vec<AdaptiveRow> {
     let mut rows = Vec::new();
-    for (d, name) in statistic_names().into_iter().enumerate() {
+    for (d, name) in names.iter().enumerate() {
         for &e in eps {
             let at = |kind: &'static str| {
                 settings
                     .iter()
-                    .filter(move |s| s.kind == kind && (s.eps - e).abs() < 1e-6)
+                    .filter(move |(s, _)| s.kind == kind && (s.eps - e).abs() < 1e-6)
             };
-            let Some(n) = at("adaptive").map(|s| s.inputs).min() else {
+            let Some(n) = at("adaptive").map(|(s, _)| s.inputs).min() else {
                 continue;
             };
-            let tries: Vec<&Setting> = at("adaptive").chain(at("pgd")).collect();
+            let tries: Vec<&(&Setting, Vec<S>)> = at("adaptive").chain(at("pgd")).collect();
             let (mut flipped, mut evaded) = (0usize, 0usize);
             for i in 0..n {
                 let hits: Vec<f64> = tries
                     .iter()
-                    .filter(|s| s.scores[i].1)
-                    .map(|s| s.scores[i].0[d])
+                    .filter(|(s, _)| s.scores[i].1)
+                    .map(|(_, v)| v[i].as_ref()[d])
                     .collect();
                 if !hits.is_empty() {
                     flipped += 1;

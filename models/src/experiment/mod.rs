@@ -9,6 +9,7 @@
 //! core (library builders, Hebbian link accumulators, predictors); activations are never
 //! all held at once.
 
+pub mod candidates;
 pub mod detect;
 pub mod detection;
 pub mod fit;

@@ -13,8 +13,10 @@ use anyhow::{Context, Result};
 use hapscope_core::auroc::roc_points;
 use hapscope_models::data::mnist::{self, Split};
 use hapscope_models::experiment::NetFns;
+use hapscope_models::experiment::candidates::{CandidateReport, evaluate};
 use hapscope_models::experiment::detection::{
-    DetectNet, DetectPlan, DetectReport, Setting, detect_run, half_evasion_eps, statistic_names,
+    AdaptiveRow, DetectNet, DetectPlan, DetectReport, Setting, detect_run, half_evasion_eps,
+    statistic_names,
 };
 use hapscope_models::kernel::GemmKernel;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,7 +43,8 @@ fn read_report(path: &Path) -> Result<DetectReport> {
 pub fn detect(args: &DetectArgs) -> Result<()> {
     if args.render_only {
         let report = read_report(&args.out.join("detect.json.gz"))?;
-        write(&args.out, "detect.md", &markdown(&report))?;
+        let cand = evaluate(&report)?;
+        write(&args.out, "detect.md", &markdown(&report, cand.as_ref()))?;
         plots(&args.out, &report)?;
         println!(
             "re-rendered detect.md and the plots in {}",
@@ -118,7 +121,8 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
     let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
     serde_json::to_writer(&mut gz, &report)?;
     gz.finish().with_context(|| path.display().to_string())?;
-    write(&args.out, "detect.md", &markdown(&report))?;
+    let cand = evaluate(&report)?;
+    write(&args.out, "detect.md", &markdown(&report, cand.as_ref()))?;
     plots(&args.out, &report)?;
     println!(
         "wrote detect.json.gz, detect.md and the ROC plots to {} in {:.0} s",
@@ -151,8 +155,9 @@ fn label(p: &DetectPlan, s: &Setting) -> String {
     }
 }
 
-/// The Markdown tables.
-pub fn markdown(r: &DetectReport) -> String {
+/// The Markdown tables, with the candidate combinations' where the report stores raw
+/// evidence.
+pub fn markdown(r: &DetectReport, cand: Option<&CandidateReport>) -> String {
     let p = &r.plan;
     let names = statistic_names();
     let mut md = format!(
@@ -244,41 +249,7 @@ pub fn markdown(r: &DetectReport) -> String {
             p.lambdas,
             r.adaptive.first().map_or(0, |a| a.inputs)
         );
-        for e in &p.eps {
-            let _ = write!(md, " ε {} |", eps_text(p, *e));
-        }
-        let _ = write!(
-            md,
-            " ε where half evade |\n|---|{}---:|\n",
-            "---:|".repeat(p.eps.len())
-        );
-        for name in &names {
-            let _ = write!(md, "| {name} |");
-            for e in &p.eps {
-                match r
-                    .adaptive
-                    .iter()
-                    .find(|a| a.detector == *name && (a.eps - e).abs() < 1e-6)
-                {
-                    Some(a) => {
-                        let tpr = a.tpr5.map_or("–".to_string(), |t| format!("{t:.2}"));
-                        let _ = write!(md, " {:.2} / {:.2} / {tpr} |", a.flipped, a.evaded);
-                    }
-                    None => md.push_str(" – |"),
-                }
-            }
-            // Half evade already at the smallest ε tried: all the table can say is "≤ it".
-            let first = p.eps.first().copied().unwrap_or(0.0);
-            let half = half_evasion_eps(&r.adaptive, name).map_or_else(
-                || format!("> {}", eps_text(p, *p.eps.last().unwrap_or(&0.0))),
-                |e| match (e <= first, p.model.as_str()) {
-                    (true, _) => format!("≤ {}", eps_text(p, first)),
-                    (false, "resnet") => format!("{:.1}/255", e * 255.0),
-                    (false, _) => format!("{e:.3}"),
-                },
-            );
-            let _ = writeln!(md, " {half} |");
-        }
+        adaptive_table(&mut md, p, &r.adaptive, &names);
         let _ = write!(
             md,
             "\n### Each adaptive attack: AUROC / TPR at 5 % FPR, successful attacks only\n\n| attack | flipped |"
@@ -300,11 +271,101 @@ pub fn markdown(r: &DetectReport) -> String {
             md.push('\n');
         }
     }
+    if let Some(c) = cand {
+        candidates_markdown(&mut md, p, c);
+    }
     let _ = write!(md, "\n## Timings\n\n| stage | s |\n|---|---:|\n");
     for (stage, s) in &r.seconds {
         let _ = writeln!(md, "| {stage} | {s:.1} |");
     }
     md
+}
+
+/// "ε where half evade" as the tables write it.
+fn half_text(p: &DetectPlan, rows: &[AdaptiveRow], name: &str) -> String {
+    // Half evade already at the smallest ε tried: all the table can say is "≤ it".
+    let first = p.eps.first().copied().unwrap_or(0.0);
+    half_evasion_eps(rows, name).map_or_else(
+        || format!("> {}", eps_text(p, *p.eps.last().unwrap_or(&0.0))),
+        |e| match (e <= first, p.model.as_str()) {
+            (true, _) => format!("≤ {}", eps_text(p, first)),
+            (false, "resnet") => format!("{:.1}/255", e * 255.0),
+            (false, _) => format!("{e:.3}"),
+        },
+    )
+}
+
+/// The candidate combinations' section (`hapscope_fast::detector::candidates`).
+fn candidates_markdown(md: &mut String, p: &DetectPlan, c: &CandidateReport) {
+    let _ = write!(
+        md,
+        "\n## Candidate combinations of the same parts (from the stored raw evidence; not on the page)\n\nThe parts' p-values from set A, thresholds from set B, as above; only the combination differs. min-7: Tippett over each layer's Gaussian p-value, k-NN, CPL and squeezing; min-gauss-min: Tippett over the four parts with the Gaussian part at its most extreme layer (recalibrated on set A); fisher-7: Fisher over the seven. AUROC [bootstrap 95 %] / TPR at 5 % FPR, successful attacks only.\n\n| candidate | realised FPR 1 % / 5 % |"
+    );
+    for (kind, eps, n, _) in &c.settings {
+        let what = if kind == "ood" {
+            "Fashion-MNIST".to_string()
+        } else {
+            format!("PGD ε {}", eps_text(p, *eps))
+        };
+        let _ = write!(md, " {what} ({n}) |");
+    }
+    let _ = write!(md, "\n|---|---:|{}\n", "---:|".repeat(c.settings.len()));
+    for (k, name) in c.names.iter().enumerate() {
+        let f = c.realised_fpr[k];
+        let _ = write!(md, "| {name} | {:.3} / {:.3} |", f[0], f[1]);
+        for (_, _, _, res) in &c.settings {
+            let x = &res[k];
+            match (x.auroc, x.ci) {
+                (Some(a), Some(ci)) => {
+                    let _ = write!(
+                        md,
+                        " {a:.3} [{:.3}, {:.3}] / {:.3} |",
+                        ci[0], ci[1], x.tpr[1]
+                    );
+                }
+                _ => md.push_str(" – |"),
+            }
+        }
+        md.push('\n');
+    }
+    if c.adaptive.is_empty() {
+        return;
+    }
+    let _ = write!(
+        md,
+        "\nThe adaptive attacker (the same attempts as above, scored by each candidate): flipped / flipped *and* passed at 5 % FPR / TPR at 5 % FPR among the flipped.\n\n| candidate |"
+    );
+    let names: Vec<&str> = c.names.iter().map(String::as_str).collect();
+    adaptive_table(md, p, &c.adaptive, &names);
+}
+
+/// The adaptive summary's columns (ε…, where half evade) after a table's first header cell,
+/// and one row per name.
+fn adaptive_table(md: &mut String, p: &DetectPlan, rows: &[AdaptiveRow], names: &[&str]) {
+    for e in &p.eps {
+        let _ = write!(md, " ε {} |", eps_text(p, *e));
+    }
+    let _ = write!(
+        md,
+        " ε where half evade |\n|---|{}---:|\n",
+        "---:|".repeat(p.eps.len())
+    );
+    for name in names {
+        let _ = write!(md, "| {name} |");
+        for e in &p.eps {
+            match rows
+                .iter()
+                .find(|a| a.detector == *name && (a.eps - e).abs() < 1e-6)
+            {
+                Some(a) => {
+                    let tpr = a.tpr5.map_or("–".to_string(), |t| format!("{t:.2}"));
+                    let _ = write!(md, " {:.2} / {:.2} / {tpr} |", a.flipped, a.evaded);
+                }
+                None => md.push_str(" – |"),
+            }
+        }
+        let _ = writeln!(md, " {} |", half_text(p, rows, name));
+    }
 }
 
 /// The points of a curve that move it by at least `step` in either coordinate since the last
