@@ -40,6 +40,19 @@ fn read(path: &Path) -> DetectReport {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Runs the CLI with `args`; panics with its stderr if it fails.
+fn hapscope(args: &[&std::ffi::OsStr]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn index(name: &str) -> usize {
     statistic_names().iter().position(|n| *n == name).unwrap()
 }
@@ -154,18 +167,15 @@ fn detect_mnist_fast() {
         return;
     };
     let dir = std::env::temp_dir().join(format!("hapscope-detect-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
-        .args(["detect", "mnist", "--fast", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    hapscope(&[
+        "detect".as_ref(),
+        "mnist".as_ref(),
+        "--fast".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        dir.as_os_str(),
+    ]);
     for f in ["detect.md", "detect-roc.svg", "detect-adaptive.svg"] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
@@ -344,16 +354,13 @@ fn committed_tables_follow_from_the_committed_reports() {
             std::env::temp_dir().join(format!("hapscope-render-{model}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(committed.join("detect.json.gz"), dir.join("detect.json.gz")).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
-            .args(["detect", model, "--render-only", "--out"])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        hapscope(&[
+            "detect".as_ref(),
+            model.as_ref(),
+            "--render-only".as_ref(),
+            "--out".as_ref(),
+            dir.as_os_str(),
+        ]);
         let again = std::fs::read_to_string(dir.join("detect.md")).unwrap();
         let there = std::fs::read_to_string(committed.join("detect.md")).unwrap();
         assert!(
