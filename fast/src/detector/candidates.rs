@@ -51,7 +51,7 @@ impl Candidates {
     /// One input's candidate scores, in [`CANDIDATE_NAMES`] order (higher = more anomalous).
     pub fn scores(&self, r: &RawScores) -> hapscope_core::Result<[f64; CANDIDATES]> {
         let layers = self.comp.layer_p_values(r)?;
-        let [knn, _, cpl, squeeze] = self.comp.part_p_values(r)?;
+        let [knn, _, cpl, squeeze] = self.comp.part_p_values(r, &layers)?;
         let mut seven = layers.clone();
         seven.extend([knn, cpl, squeeze]);
         let gauss_min = self.gauss_min.p_value(tippett(&layers));

@@ -257,36 +257,26 @@ impl Components {
 
     /// Each layer's Gaussian p-value of one input (set A), input to output.
     pub fn layer_p_values(&self, r: &RawScores) -> hapscope_core::Result<Vec<f64>> {
-        if r.gauss.len() != self.gauss.len() {
-            return Err(hapscope_core::Error::DimMismatch {
-                expected: self.gauss.len(),
-                got: r.gauss.len(),
-            });
-        }
-        Ok(self
-            .gauss
-            .iter()
-            .zip(&r.gauss)
-            .map(|(c, &s)| c.p_value(s))
-            .collect())
+        layer_p_values(&self.gauss, r)
     }
 
     /// The four parts' p-values of one input (set A): k-NN, Gaussian (Fisher over the
-    /// layers), CPL (Eq. 5), feature squeezing.
-    pub fn part_p_values(&self, r: &RawScores) -> hapscope_core::Result<[f64; 4]> {
-        let gauss = fisher(&self.layer_p_values(r)?)?;
-        let scores = [knn_sum(r), gauss, -r.cpl_eq5, r.squeeze];
+    /// layers' p-values `layer_p`, [`Components::layer_p_values`], taken as arguments so
+    /// callers that need both compute them once), CPL (Eq. 5), feature squeezing.
+    pub fn part_p_values(&self, r: &RawScores, layer_p: &[f64]) -> hapscope_core::Result<[f64; 4]> {
+        let scores = [knn_sum(r), fisher(layer_p)?, -r.cpl_eq5, r.squeeze];
         Ok(core::array::from_fn(|k| self.parts[k].p_value(scores[k])))
     }
 
     /// The statistics of one input, in [`Detector::ALL`] order.
     pub fn statistics(&self, r: &RawScores) -> hapscope_core::Result<Statistics> {
-        let p = self.part_p_values(r)?;
+        let layer_p = self.layer_p_values(r)?;
+        let p = self.part_p_values(r, &layer_p)?;
         Ok([
             -r.cpl_eq5,
             -r.cpl_top20,
             knn_sum(r),
-            fisher(&self.layer_p_values(r)?)?,
+            fisher(&layer_p)?,
             r.squeeze,
             fisher(&p)?,
             candidates::tippett(&p),
@@ -298,13 +288,24 @@ fn knn_sum(r: &RawScores) -> f64 {
     r.knn.iter().map(|&k| f64::from(k)).sum()
 }
 
-fn gauss_fisher(layers: &[Calibration], r: &RawScores) -> hapscope_core::Result<f64> {
-    let p: Vec<f64> = layers
+/// Each layer's Gaussian p-value of `r` under the layers' calibrations; the layer counts
+/// must agree.
+fn layer_p_values(layers: &[Calibration], r: &RawScores) -> hapscope_core::Result<Vec<f64>> {
+    if r.gauss.len() != layers.len() {
+        return Err(hapscope_core::Error::DimMismatch {
+            expected: layers.len(),
+            got: r.gauss.len(),
+        });
+    }
+    Ok(layers
         .iter()
         .zip(&r.gauss)
         .map(|(c, &s)| c.p_value(s))
-        .collect();
-    fisher(&p)
+        .collect())
+}
+
+fn gauss_fisher(layers: &[Calibration], r: &RawScores) -> hapscope_core::Result<f64> {
+    fisher(&layer_p_values(layers, r)?)
 }
 
 /// Calibration set B: each statistic's clean distribution, for p-values and thresholds.
