@@ -111,7 +111,7 @@ class Detectors:
         calibration input, if any (then pass `squeeze` when scoring)."""
     @staticmethod
     def names() -> List[str]:
-        """cpl-eq5, cpl-top20, knn, gauss, squeeze, fusion, fusion-min."""
+        """cpl-eq5, cpl-top20, knn, gauss, squeeze, fusion, fusion-min, min-gauss-min."""
     def score(
         self,
         haps: Sequence[FloatArray],
@@ -125,18 +125,18 @@ class Detectors:
         haps: Sequence[FloatArray],
         answers: IntArray,
         *,
-        detector: str = "fusion-min",
+        detector: str = "min-gauss-min",
         squeeze: Optional[npt.ArrayLike] = None,
     ) -> npt.NDArray[np.float64]:
         """The chance a clean input scores at least as high, per input."""
-    def threshold(self, detector: str = "fusion-min", fpr: float = 0.05) -> float:
+    def threshold(self, detector: str = "min-gauss-min", fpr: float = 0.05) -> float:
         """Flags `statistic > threshold` on at most `fpr` of the clean calibration."""
     def flag(
         self,
         haps: Sequence[FloatArray],
         answers: IntArray,
         *,
-        detector: str = "fusion-min",
+        detector: str = "min-gauss-min",
         fpr: float = 0.05,
         squeeze: Optional[npt.ArrayLike] = None,
     ) -> npt.NDArray[np.bool_]: ...

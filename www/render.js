@@ -48,6 +48,7 @@ const DETECTOR_NAMES = {
   squeeze: 'feature squeezing',
   fusion: 'fusion (Fisher)',
   'fusion-min': 'fusion (any part)',
+  'min-gauss-min': 'fusion (any part, any layer)',
 };
 
 export function renderVerdict(text, fill, mark, a) {

@@ -137,10 +137,10 @@ fn page_bundle_is_deterministic_and_matches_the_golden_file() {
         .detectors
         .as_ref()
         .expect("the bundle has detectors");
-    assert_eq!(det.verdict, "fusion-min");
+    assert_eq!(det.verdict, "min-gauss-min");
     // 1,000 held out, less the 200 the fidelity tests analyse: 400 + 400.
-    assert_eq!(det.calibration_parts, [400; 4]);
-    assert_eq!(det.calibration_statistics, [400; 7]);
+    assert_eq!(det.calibration_parts, [400; 5]);
+    assert_eq!(det.calibration_statistics, [400; 8]);
     assert_eq!(det.layers.len(), 4);
     // The committed golden file is what `page-golden` makes of this bundle.
     let golden = tmp.path().join("golden.json");

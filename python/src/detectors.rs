@@ -296,7 +296,7 @@ impl Detectors {
 
     /// Each input's p-value under `detector` against the clean calibration inputs (the
     /// chance a clean input scores at least as high): float64 in (0, 1].
-    #[pyo3(signature = (haps, answers, *, detector = "fusion-min", squeeze = None))]
+    #[pyo3(signature = (haps, answers, *, detector = "min-gauss-min", squeeze = None))]
     fn p_values<'py>(
         &self,
         py: Python<'py>,
@@ -315,7 +315,7 @@ impl Detectors {
 
     /// The threshold on `detector`'s statistic that flags at most a fraction `fpr` of the
     /// clean calibration inputs (statistic > threshold is flagged).
-    #[pyo3(signature = (detector = "fusion-min", fpr = 0.05))]
+    #[pyo3(signature = (detector = "min-gauss-min", fpr = 0.05))]
     fn threshold(&self, detector: &str, fpr: f64) -> PyResult<f64> {
         let d = self::detector(detector)?;
         self.thresholds.calibrations[d.index()]
@@ -324,7 +324,7 @@ impl Detectors {
     }
 
     /// Whether each input is flagged by `detector` at false-positive rate `fpr` (bool array).
-    #[pyo3(signature = (haps, answers, *, detector = "fusion-min", fpr = 0.05, squeeze = None))]
+    #[pyo3(signature = (haps, answers, *, detector = "min-gauss-min", fpr = 0.05, squeeze = None))]
     fn flag<'py>(
         &self,
         py: Python<'py>,

@@ -41,14 +41,14 @@ def test_wrong_answers_score_as_anomalous(data, detectors):
     fooled = detectors.score(data["test"], wrong)
     assert set(clean) == set(hapscope.Detectors.names())
     assert all(len(d.nodes) == 3 for d in [detectors]) and min(detectors.nodes) > 100
-    for name in ("knn", "gauss", "fusion", "fusion-min"):
+    for name in ("knn", "gauss", "fusion", "fusion-min", "min-gauss-min"):
         assert clean[name].shape == (len(wrong),)
         auc = hapscope.auroc(fooled[name], clean[name])
         assert auc > 0.95, (name, auc)
     # CPL looks at the layers' predictions only, not at the answer.
     np.testing.assert_array_equal(fooled["cpl-eq5"], clean["cpl-eq5"])
     # On clean inputs like the calibration's, about fpr of them are flagged.
-    flagged = detectors.flag(data["test"], data["test_answers"], detector="fusion-min", fpr=0.05)
+    flagged = detectors.flag(data["test"], data["test_answers"], detector="min-gauss-min", fpr=0.05)
     assert flagged.dtype == np.bool_ and flagged.mean() <= 0.12
     assert detectors.flag(data["test"], wrong, fpr=0.05).mean() > 0.8
     p = detectors.p_values(data["test"], data["test_answers"], detector="fusion")

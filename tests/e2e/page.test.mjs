@@ -83,7 +83,7 @@ await check('draw, predictions per layer, attack, screenshot (CPU)', async () =>
     const adv = await window.hapscope.attack(px, 0.2, 1, true);
     return { names: a.detectors.map((d) => d.name), by: a.verdict_by, adaptive: adv.adaptive, flagged: typeof adv.analysis.detectors[0].flagged };
   });
-  assert.deepEqual(detail.names, ['cpl-eq5', 'cpl-top20', 'knn', 'gauss', 'squeeze', 'fusion', 'fusion-min']);
+  assert.deepEqual(detail.names, ['cpl-eq5', 'cpl-top20', 'knn', 'gauss', 'squeeze', 'fusion', 'fusion-min', 'min-gauss-min']);
   assert.ok(detail.names.includes(detail.by));
   assert.equal(detail.adaptive, true);
   assert.equal(detail.flagged, 'boolean');

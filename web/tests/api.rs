@@ -8,7 +8,7 @@ use hapscope_core::calibrate::Calibration as CleanScores;
 use hapscope_core::gaussian::ClassGaussian;
 use hapscope_core::hebbian::Links;
 use hapscope_core::library::Library;
-use hapscope_models::detector::{Components, Detector, FeatureMap};
+use hapscope_models::detector::{Components, Detector, FeatureMap, PARTS, STATISTICS};
 use hapscope_models::experiment::to_host;
 use hapscope_models::nets::lenet::{LENET_TAP_CHANNELS, LENET_TAP_DIMS};
 use hapscope_models::network::LENET;
@@ -115,10 +115,12 @@ fn detectors(manifest: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let scores: Vec<f64> = (0..20).map(f64::from).collect();
     let d = PageDetectors {
         layers,
-        components: Components::from_sorted(&vec![scores.clone(); 4], &vec![scores.clone(); 4])
+        components: Components::from_sorted(&vec![scores.clone(); 4], &vec![scores.clone(); PARTS])
             .unwrap(),
-        statistics: (0..7).map(|_| CleanScores::new(&scores).unwrap()).collect(),
-        verdict: Detector::FusionMin,
+        statistics: (0..STATISTICS)
+            .map(|_| CleanScores::new(&scores).unwrap())
+            .collect(),
+        verdict: Detector::MinGaussMin,
         false_positive_rate: 0.05,
         squeeze_bits: 1,
     };
@@ -263,8 +265,8 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
             .await
             .unwrap();
         let a = JsFuture::from(h.analyze(px.clone())).await.unwrap();
-        assert_eq!(get(&a, &["verdict_by"]).as_string().unwrap(), "fusion-min");
-        let names: Vec<String> = (0..7)
+        assert_eq!(get(&a, &["verdict_by"]).as_string().unwrap(), "min-gauss-min");
+        let names: Vec<String> = (0..STATISTICS)
             .map(|k| {
                 get(&a, &["detectors", &k.to_string(), "name"])
                     .as_string()
@@ -272,8 +274,9 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
             })
             .collect();
         assert_eq!(names[6], "fusion-min");
+        assert_eq!(names[7], "min-gauss-min");
         scores.push(
-            (0..7)
+            (0..STATISTICS)
                 .map(|k| {
                     get(&a, &["detectors", &k.to_string(), "score"])
                         .as_f64()

@@ -11,5 +11,5 @@ pub mod surrogate;
 pub use features::FeatureMap;
 pub use hapscope_fast::detector::{
     Components, Detector, Detectors, KNN_K, LayerDetector, LayerEvidence, LayerParts, LayerView,
-    RawScores, STATISTICS, Statistics, Thresholds, layer_evidence, raw_scores,
+    PARTS, RawScores, STATISTICS, Statistics, Thresholds, layer_evidence, raw_scores, tippett,
 };

@@ -58,7 +58,7 @@ impl Target {
             Detector::Gauss => Target::Gauss,
             Detector::CplEq5 | Detector::CplTop20 => Target::Cpl,
             Detector::Squeeze => Target::Squeeze,
-            Detector::Fusion | Detector::FusionMin => Target::All,
+            Detector::Fusion | Detector::FusionMin | Detector::MinGaussMin => Target::All,
         }
     }
 

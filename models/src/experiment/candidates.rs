@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Result;
 use super::detection::{
     AdaptiveRow, DetectReport, DetectorResult, Setting, columns_adaptive, columns_results,
+    setting_raw,
 };
 
 /// The candidates' numbers on one report.
@@ -58,18 +59,7 @@ pub fn evaluate(report: &DetectReport) -> Result<Option<CandidateReport>> {
     let scored: Vec<(&Setting, Vec<[f64; CANDIDATES]>)> = report
         .settings
         .iter()
-        .map(|s| {
-            if s.raw.len() != s.scores.len() {
-                return Err(super::ExperimentError::Plan(format!(
-                    "{} ε {}: {} raw scores for {} inputs",
-                    s.kind,
-                    s.eps,
-                    s.raw.len(),
-                    s.scores.len()
-                )));
-            }
-            Ok((s, scores(&c, &s.raw)?))
-        })
+        .map(|s| Ok((s, scores(&c, setting_raw(s)?)?)))
         .collect::<Result<_>>()?;
     let mut settings = Vec::new();
     for (s, v) in scored.iter().filter(|(s, _)| s.kind != "adaptive") {

@@ -170,7 +170,10 @@ pub struct Setting {
     /// Per covered layer: AUROC of the k-NN disagreements and of the Gaussian distance
     /// (`None` when no attack succeeded).
     pub per_layer: Vec<Option<[f64; 2]>>,
-    /// Per input: the statistics (`Detector::ALL` order, then squeeze) and success.
+    /// Per input: the statistics (`Detector::ALL` order) and success. Read leniently: a
+    /// report written with fewer statistics reads with the missing ones NaN
+    /// ([`DetectReport::is_current`], [`rescore`]).
+    #[serde(deserialize_with = "lenient::pairs")]
     pub scores: Vec<(Statistics, bool)>,
     /// Per input, in `scores`' order: the raw evidence the statistics come from (empty in
     /// reports written before it was stored).
@@ -228,7 +231,8 @@ pub struct DetectReport {
     pub thresholds: Vec<[f64; 2]>,
     /// Realised FPR on the clean evaluation inputs, per statistic, at 1 % and 5 %.
     pub realised_fpr: Vec<[f64; 2]>,
-    /// Clean evaluation inputs' statistics.
+    /// Clean evaluation inputs' statistics (read leniently, as [`Setting::scores`]).
+    #[serde(deserialize_with = "lenient::rows")]
     pub clean: Vec<Statistics>,
     /// Every setting.
     pub settings: Vec<Setting>,
@@ -239,6 +243,52 @@ pub struct DetectReport {
     /// The clean inputs' raw evidence (absent in reports written before it was stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
+}
+
+impl DetectReport {
+    /// Whether the report holds every statistic of this build ([`Detector::ALL`]); one
+    /// written before a statistic was added reads with it NaN, and [`rescore`] recomputes
+    /// it from the raw evidence.
+    pub fn is_current(&self) -> bool {
+        self.thresholds.len() == STATISTICS
+            && self.realised_fpr.len() == STATISTICS
+            && self.settings.iter().all(|s| s.results.len() == STATISTICS)
+    }
+}
+
+/// Statistics rows read from reports that may predate a statistic: shorter rows are padded
+/// with NaN, longer ones refused; `null` (how JSON writes a NaN) reads as NaN.
+mod lenient {
+    use super::{STATISTICS, Statistics};
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    fn row<E: Error>(v: Vec<Option<f64>>) -> Result<Statistics, E> {
+        if v.len() > STATISTICS {
+            return Err(E::custom(format!(
+                "{} statistics per input; this build knows {STATISTICS}",
+                v.len()
+            )));
+        }
+        let mut s = [f64::NAN; STATISTICS];
+        for (s, x) in s.iter_mut().zip(v) {
+            *s = x.unwrap_or(f64::NAN);
+        }
+        Ok(s)
+    }
+
+    pub fn rows<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Statistics>, D::Error> {
+        Vec::<Vec<Option<f64>>>::deserialize(d)?
+            .into_iter()
+            .map(row)
+            .collect()
+    }
+
+    pub fn pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Statistics, bool)>, D::Error> {
+        Vec::<(Vec<Option<f64>>, bool)>::deserialize(d)?
+            .into_iter()
+            .map(|(v, b)| Ok((row(v)?, b)))
+            .collect()
+    }
 }
 
 /// Names of the statistics, in score order.
@@ -470,7 +520,6 @@ pub fn detect_run<K: SimilarityKernel + Copy + Sync>(
         bits,
         &kernel,
     )?;
-    let comp = Components::new(&a)?;
     let b = score_images(
         net,
         &det,
@@ -479,11 +528,6 @@ pub fn detect_run<K: SimilarityKernel + Copy + Sync>(
         bits,
         &kernel,
     )?;
-    let cal = Thresholds::new(&statistics(&comp, &b)?)?.calibrations;
-    let thresholds: Vec<[f64; 2]> = cal
-        .iter()
-        .map(|c| Ok([c.threshold(0.01)?, c.threshold(0.05)?]))
-        .collect::<hapscope_core::Result<_>>()?;
     lap("calibration", &mut seconds);
 
     // Clean evaluation inputs: the first eval_rows correctly answered even-indexed images.
@@ -504,16 +548,6 @@ pub fn detect_run<K: SimilarityKernel + Copy + Sync>(
     }
     eval.truncate(plan.eval_rows);
     let clean_scored = score_images(net, &det, test, &eval, bits, &kernel)?;
-    let clean = statistics(&comp, &clean_scored)?;
-    let realised_fpr: Vec<[f64; 2]> = (0..STATISTICS)
-        .map(|d| {
-            let c: Vec<f64> = clean.iter().map(|s| s[d]).collect();
-            [
-                hapscope_core::calibrate::flagged_rate(&c, thresholds[d][0]),
-                hapscope_core::calibrate::flagged_rate(&c, thresholds[d][1]),
-            ]
-        })
-        .collect();
     lap("clean", &mut seconds);
 
     let mut settings = Vec::new();
@@ -523,31 +557,14 @@ pub fn detect_run<K: SimilarityKernel + Copy + Sync>(
                    lambda: Option<f32>,
                    scored: &[RawScores],
                    success: Vec<bool>|
-     -> Result<Setting> {
-        let stats = statistics(&comp, scored)?;
-        let succ: Vec<Statistics> = stats
-            .iter()
-            .zip(&success)
-            .filter(|(_, s)| **s)
-            .map(|(s, _)| *s)
-            .collect();
-        let succ_raw: Vec<RawScores> = scored
-            .iter()
-            .zip(&success)
-            .filter(|(_, s)| **s)
-            .map(|(r, _)| r.clone())
-            .collect();
-        Ok(Setting {
+     -> Result<Measured> {
+        Ok(Measured {
             kind: kind.to_string(),
             eps,
             target,
             lambda,
-            inputs: success.len(),
-            successes: succ.len(),
-            results: results(&clean, &succ, &thresholds, plan.bootstrap)?,
-            per_layer: per_layer(&clean_scored, &succ_raw)?,
-            scores: stats.into_iter().zip(success).collect(),
             raw: scored.to_vec(),
+            success,
         })
     };
 
@@ -628,24 +645,151 @@ pub fn detect_run<K: SimilarityKernel + Copy + Sync>(
         lap("ood", &mut seconds);
     }
 
-    let adaptive = adaptive_summary(&settings, &plan.eps, &thresholds);
+    let evidence = Evidence {
+        calibration_a: a,
+        calibration_b: b,
+        clean: clean_scored,
+    };
+    let assessed = assess(plan, &evidence, settings)?;
     Ok(DetectReport {
         layer_names: det.layers.iter().map(|l| l.name.clone()).collect(),
         library_sizes: det.layers.iter().map(|l| l.library.len()).collect(),
         shrinkage: det.layers.iter().map(|l| l.gaussian.shrinkage()).collect(),
-        calibration: [a.len(), b.len()],
+        calibration: [evidence.calibration_a.len(), evidence.calibration_b.len()],
+        thresholds: assessed.thresholds,
+        realised_fpr: assessed.realised_fpr,
+        clean: assessed.clean,
+        settings: assessed.settings,
+        adaptive: assessed.adaptive,
+        seconds,
+        evidence: Some(evidence),
+        plan: plan.clone(),
+    })
+}
+
+/// What one setting measured, before any statistic: each input's raw evidence and whether
+/// the attack flipped its answer.
+struct Measured {
+    kind: String,
+    eps: f32,
+    target: Option<Target>,
+    lambda: Option<f32>,
+    raw: Vec<RawScores>,
+    success: Vec<bool>,
+}
+
+/// Everything a report derives from its raw evidence.
+struct Assessed {
+    thresholds: Vec<[f64; 2]>,
+    realised_fpr: Vec<[f64; 2]>,
+    clean: Vec<Statistics>,
+    settings: Vec<Setting>,
+    adaptive: Vec<AdaptiveRow>,
+}
+
+/// The statistics and tables of a run from its raw evidence — one implementation for
+/// [`detect_run`] and [`rescore`]: set A's [`Components`] give every statistic, set B fixes
+/// the thresholds, the clean evaluation inputs give the realised FPR, and each setting's
+/// successful attacks the AUROCs, TPRs and per-layer AUROCs.
+fn assess(plan: &DetectPlan, ev: &Evidence, measured: Vec<Measured>) -> Result<Assessed> {
+    let comp = Components::new(&ev.calibration_a)?;
+    let cal = Thresholds::new(&statistics(&comp, &ev.calibration_b)?)?.calibrations;
+    let thresholds: Vec<[f64; 2]> = cal
+        .iter()
+        .map(|c| Ok([c.threshold(0.01)?, c.threshold(0.05)?]))
+        .collect::<hapscope_core::Result<_>>()?;
+    let clean = statistics(&comp, &ev.clean)?;
+    let realised_fpr: Vec<[f64; 2]> = (0..STATISTICS)
+        .map(|d| {
+            let c: Vec<f64> = clean.iter().map(|s| s[d]).collect();
+            [
+                hapscope_core::calibrate::flagged_rate(&c, thresholds[d][0]),
+                hapscope_core::calibrate::flagged_rate(&c, thresholds[d][1]),
+            ]
+        })
+        .collect();
+    let settings = measured
+        .into_iter()
+        .map(|m| {
+            let stats = statistics(&comp, &m.raw)?;
+            let hit = |i: &usize| m.success[*i];
+            let succ: Vec<Statistics> = (0..stats.len()).filter(hit).map(|i| stats[i]).collect();
+            let succ_raw: Vec<RawScores> = (0..m.raw.len())
+                .filter(hit)
+                .map(|i| m.raw[i].clone())
+                .collect();
+            Ok(Setting {
+                inputs: m.success.len(),
+                successes: succ.len(),
+                results: results(&clean, &succ, &thresholds, plan.bootstrap)?,
+                per_layer: per_layer(&ev.clean, &succ_raw)?,
+                scores: stats.into_iter().zip(m.success).collect(),
+                kind: m.kind,
+                eps: m.eps,
+                target: m.target,
+                lambda: m.lambda,
+                raw: m.raw,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let adaptive = adaptive_summary(&settings, &plan.eps, &thresholds);
+    Ok(Assessed {
         thresholds,
         realised_fpr,
         clean,
         settings,
         adaptive,
-        seconds,
-        evidence: Some(Evidence {
-            calibration_a: a,
-            calibration_b: b,
-            clean: clean_scored,
-        }),
-        plan: plan.clone(),
+    })
+}
+
+/// A setting's raw evidence, one per input; an error when it does not cover the inputs
+/// (a report written before the evidence was stored has none).
+pub(crate) fn setting_raw(s: &Setting) -> Result<&[RawScores]> {
+    if s.raw.len() != s.scores.len() {
+        return Err(super::ExperimentError::Plan(format!(
+            "{} ε {}: {} raw scores for {} inputs",
+            s.kind,
+            s.eps,
+            s.raw.len(),
+            s.scores.len()
+        )));
+    }
+    Ok(&s.raw)
+}
+
+/// `report` with every statistic, threshold and table recomputed from its raw evidence by
+/// this build's detectors (no attack is rerun): how a report written before a statistic was
+/// added gains it. Errors when the report stores no raw evidence, or a setting's raw
+/// evidence does not cover its inputs.
+pub fn rescore(report: &DetectReport) -> Result<DetectReport> {
+    let ev = report.evidence.as_ref().ok_or_else(|| {
+        super::ExperimentError::Plan(
+            "the report stores no raw evidence (written before it was stored): rerun the attacks"
+                .into(),
+        )
+    })?;
+    let measured = report
+        .settings
+        .iter()
+        .map(|s| {
+            Ok(Measured {
+                kind: s.kind.clone(),
+                eps: s.eps,
+                target: s.target,
+                lambda: s.lambda,
+                raw: setting_raw(s)?.to_vec(),
+                success: s.scores.iter().map(|x| x.1).collect(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let assessed = assess(&report.plan, ev, measured)?;
+    Ok(DetectReport {
+        thresholds: assessed.thresholds,
+        realised_fpr: assessed.realised_fpr,
+        clean: assessed.clean,
+        settings: assessed.settings,
+        adaptive: assessed.adaptive,
+        ..report.clone()
     })
 }
 

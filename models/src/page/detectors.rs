@@ -5,7 +5,7 @@
 //! calibration lists. One file beside it, `detectors.bin`, holds every layer's Gaussian as
 //! little-endian f32 — the Cholesky factor's lower triangle (row by row), then the whitened
 //! class means — and then the calibration lists as little-endian f64, exactly: the sorted
-//! clean scores of set A (each layer's Gaussian distance, then the fusions' four parts) and
+//! clean scores of set A (each layer's Gaussian distance, then the fusions' parts) and
 //! of set B (every statistic). Binary, not JSON, because a p-value counts clean scores at
 //! least as high, and a float parsed back a bit off moves an image that is itself in the
 //! calibration set across its own score. The page and native runs both assemble
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bundle::{BundleError, check_file, file_ref};
 use super::manifest::FileRef;
-use crate::detector::{Components, Detector, FeatureMap, STATISTICS};
+use crate::detector::{Components, Detector, FeatureMap, PARTS, STATISTICS};
 
 /// The detectors' file name.
 pub const DETECTORS_FILE: &str = "detectors.bin";
@@ -47,7 +47,8 @@ pub struct DetectorsManifest {
     /// Lengths of the calibration lists in [`DETECTORS_FILE`]: set A, each layer's Gaussian
     /// distance.
     pub calibration_gauss: Vec<usize>,
-    /// Set A, the fusions' four parts (k-NN, Gaussian, CPL, squeeze).
+    /// Set A, the fusions' parts (k-NN, Gaussian Fisher, CPL, squeeze, the layers' smallest
+    /// Gaussian p-value: `detector::PARTS`).
     pub calibration_parts: Vec<usize>,
     /// Set B, one list per detector (`Detector::ALL` order).
     pub calibration_statistics: Vec<usize>,
@@ -253,7 +254,7 @@ impl PageDetectors {
             }
         }
         if m.calibration_gauss.len() != dims.len()
-            || m.calibration_parts.len() != 4
+            || m.calibration_parts.len() != PARTS
             || m.calibration_statistics.len() != STATISTICS
         {
             return Err(problem("calibration lists of the wrong count"));
@@ -420,7 +421,7 @@ mod tests {
             statistics: crate::detector::Thresholds::new(&stats)
                 .unwrap()
                 .calibrations,
-            verdict: Detector::FusionMin,
+            verdict: Detector::MinGaussMin,
             false_positive_rate: 0.05,
             squeeze_bits: 1,
         }
@@ -434,7 +435,7 @@ mod tests {
         assert_eq!(back.layers, d.layers);
         assert_eq!(back.components.sorted(), d.components.sorted());
         assert_eq!(back.statistics, d.statistics);
-        assert_eq!(back.verdict, Detector::FusionMin);
+        assert_eq!(back.verdict, Detector::MinGaussMin);
         for i in 0..5 {
             assert_eq!(
                 back.components.statistics(&raw(i)).unwrap(),

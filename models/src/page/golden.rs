@@ -218,7 +218,7 @@ mod tests {
             threshold: 0.8,
             cpl_tolerance: CPL_TOLERANCE,
             score_tolerance: SCORE_TOLERANCE,
-            verdict_by: "fusion-min".into(),
+            verdict_by: "min-gauss-min".into(),
             digits: vec![GoldenImage {
                 id: 9,
                 label: 4,

@@ -16,7 +16,7 @@ use hapscope_models::experiment::NetFns;
 use hapscope_models::experiment::candidates::{CandidateReport, evaluate};
 use hapscope_models::experiment::detection::{
     AdaptiveRow, DetectNet, DetectPlan, DetectReport, Setting, detect_run, half_evasion_eps,
-    statistic_names,
+    rescore, statistic_names,
 };
 use hapscope_models::kernel::GemmKernel;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,12 +40,48 @@ fn read_report(path: &Path) -> Result<DetectReport> {
     serde_json::from_str(&text).with_context(|| path.display().to_string())
 }
 
+/// Writes `detect.json.gz` (gzipped: every input's scores and raw evidence make it a few
+/// MB), `detect.md` and the plots.
+fn write_all(dir: &Path, report: &DetectReport) -> Result<()> {
+    let path = dir.join("detect.json.gz");
+    let file = fs::File::create(&path).with_context(|| path.display().to_string())?;
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    serde_json::to_writer(&mut gz, report)?;
+    gz.finish().with_context(|| path.display().to_string())?;
+    render(dir, report)
+}
+
+/// Writes `detect.md` and the plots of `report`.
+fn render(dir: &Path, report: &DetectReport) -> Result<()> {
+    let cand = evaluate(report)?;
+    write(dir, "detect.md", &markdown(report, cand.as_ref()))?;
+    plots(dir, report)
+}
+
 pub fn detect(args: &DetectArgs) -> Result<()> {
+    let stored = args.out.join("detect.json.gz");
+    if args.rescore {
+        let report = rescore(&read_report(&stored)?)
+            .with_context(|| format!("rescoring {}", stored.display()))?;
+        write_all(&args.out, &report)?;
+        println!(
+            "rescored {} from its raw evidence; rewrote it, detect.md and the plots",
+            stored.display()
+        );
+        return Ok(());
+    }
     if args.render_only {
-        let report = read_report(&args.out.join("detect.json.gz"))?;
-        let cand = evaluate(&report)?;
-        write(&args.out, "detect.md", &markdown(&report, cand.as_ref()))?;
-        plots(&args.out, &report)?;
+        let report = read_report(&stored)?;
+        if !report.is_current() {
+            anyhow::bail!(
+                "{} predates some of this build's statistics ({}): `hapscope detect {} --rescore --out {}` recomputes them from its raw evidence",
+                stored.display(),
+                statistic_names().join(", "),
+                report.plan.model,
+                args.out.display()
+            );
+        }
+        render(&args.out, &report)?;
         println!(
             "re-rendered detect.md and the plots in {}",
             args.out.display()
@@ -115,15 +151,7 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    // Every input's scores make the report a few MB of JSON: stored gzipped.
-    let path = args.out.join("detect.json.gz");
-    let file = fs::File::create(&path).with_context(|| path.display().to_string())?;
-    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-    serde_json::to_writer(&mut gz, &report)?;
-    gz.finish().with_context(|| path.display().to_string())?;
-    let cand = evaluate(&report)?;
-    write(&args.out, "detect.md", &markdown(&report, cand.as_ref()))?;
-    plots(&args.out, &report)?;
+    write_all(&args.out, &report)?;
     println!(
         "wrote detect.json.gz, detect.md and the ROC plots to {} in {:.0} s",
         args.out.display(),
@@ -299,7 +327,7 @@ fn half_text(p: &DetectPlan, rows: &[AdaptiveRow], name: &str) -> String {
 fn candidates_markdown(md: &mut String, p: &DetectPlan, c: &CandidateReport) {
     let _ = write!(
         md,
-        "\n## Candidate combinations of the same parts (from the stored raw evidence; not on the page)\n\nThe parts' p-values from set A, thresholds from set B, as above; only the combination differs. min-7: Tippett over each layer's Gaussian p-value, k-NN, CPL and squeezing; min-gauss-min: Tippett over the four parts with the Gaussian part at its most extreme layer (recalibrated on set A); fisher-7: Fisher over the seven. AUROC [bootstrap 95 %] / TPR at 5 % FPR, successful attacks only.\n\n| candidate | realised FPR 1 % / 5 % |"
+        "\n## Candidate combinations of the same parts (from the stored raw evidence; not on the page)\n\nThe parts' p-values from set A, thresholds from set B, as above; only the combination differs. min-7: Tippett over each layer's Gaussian p-value, k-NN, CPL and squeezing; fisher-7: Fisher over the seven. AUROC [bootstrap 95 %] / TPR at 5 % FPR, successful attacks only.\n\n| candidate | realised FPR 1 % / 5 % |"
     );
     for (kind, eps, n, _) in &c.settings {
         let what = if kind == "ood" {
