@@ -25,7 +25,6 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::Command;
 
 use hapscope_core::auroc::auroc;
 use hapscope_core::calibrate::flagged_rate;
@@ -42,18 +41,8 @@ fn read(path: &Path) -> DetectReport {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Runs the CLI with `args`; panics with its stderr if it fails.
-fn hapscope(args: &[&std::ffi::OsStr]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+mod common;
+use common::hapscope;
 
 fn index(name: &str) -> usize {
     statistic_names().iter().position(|n| *n == name).unwrap()
@@ -199,17 +188,23 @@ fn check_rescore(dir: &Path, fast: &DetectReport) {
     serde_json::to_writer(&mut gz, &v).unwrap();
     gz.finish().unwrap();
     let run = |flag: &str| {
-        Command::new(env!("CARGO_BIN_EXE_hapscope"))
-            .args(["detect", "mnist", flag, "--out"])
-            .arg(&old_dir)
-            .output()
-            .unwrap()
+        common::run(&[
+            "detect".as_ref(),
+            "mnist".as_ref(),
+            flag.as_ref(),
+            "--out".as_ref(),
+            old_dir.as_os_str(),
+        ])
     };
     let refused = run("--render-only");
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--rescore"));
     let ok = run("--rescore");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let back = read(&old_dir.join("detect.json.gz"));
     assert!(back.is_current());
     assert_eq!(back.clean, fast.clean);

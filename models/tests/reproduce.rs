@@ -18,7 +18,8 @@
 //! - every figure file is written.
 
 use std::path::Path;
-use std::process::Command;
+mod common;
+use common::hapscope;
 
 use hapscope_models::experiment::plan::Plan;
 use hapscope_models::experiment::report::{
@@ -28,23 +29,15 @@ use serde::de::DeserializeOwned;
 
 /// Runs `hapscope reproduce MODEL --fast` into `dir` and asserts it succeeded.
 fn reproduce_fast(model: &str, data: &Path, dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hapscope"))
-        .args([
-            "reproduce",
-            model,
-            "--fast",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    hapscope(&[
+        "reproduce".as_ref(),
+        model.as_ref(),
+        "--fast".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        dir.as_os_str(),
+    ]);
 }
 
 /// A report file, read as its typed struct.

@@ -265,7 +265,10 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
             .await
             .unwrap();
         let a = JsFuture::from(h.analyze(px.clone())).await.unwrap();
-        assert_eq!(get(&a, &["verdict_by"]).as_string().unwrap(), "min-gauss-min");
+        assert_eq!(
+            get(&a, &["verdict_by"]).as_string().unwrap(),
+            "min-gauss-min"
+        );
         let names: Vec<String> = (0..STATISTICS)
             .map(|k| {
                 get(&a, &["detectors", &k.to_string(), "name"])

@@ -24,9 +24,7 @@ use super::model::{PageModel, calibrate, exemplar_pixels, layer_err};
 use super::passes::{PASS_BATCH, PassPlan};
 use crate::data::images::LabelledImages;
 use crate::detector::squeeze::squeeze_batch;
-use crate::detector::{
-    Components, Detector, FeatureMap, PARTS, RawScores, Statistics, Thresholds,
-};
+use crate::detector::{Components, Detector, FeatureMap, PARTS, RawScores, Statistics, Thresholds};
 use crate::experiment::{HostTaps, to_host};
 use crate::method::{GridLibraries, GridLinks};
 use crate::network::Network;
@@ -283,8 +281,11 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
                 gaussian,
             })
             .collect(),
-        components: Components::from_sorted(&vec![vec![0.0]; layers.len()], &vec![vec![0.0]; PARTS])
-            .map_err(stage_err("calibration"))?,
+        components: Components::from_sorted(
+            &vec![vec![0.0]; layers.len()],
+            &vec![vec![0.0]; PARTS],
+        )
+        .map_err(stage_err("calibration"))?,
         statistics: Vec::new(),
         verdict: opts.verdict,
         false_positive_rate: opts.false_positive_rate,
