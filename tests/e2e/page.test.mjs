@@ -17,6 +17,8 @@ import { requireOrSkip } from './data.mjs';
 const OUT = process.env.HAPSCOPE_E2E_OUT ?? 'target-e2e';
 mkdirSync(OUT, { recursive: true });
 const golden = JSON.parse(readFileSync('tests/fixtures/page/golden.json', 'utf8'));
+// Every detector an analysis carries, in `Detector::ALL` order (hapscope_fast::detector).
+const DETECTORS = ['cpl-eq5', 'cpl-top20', 'knn', 'gauss', 'squeeze', 'fusion', 'fusion-min', 'min-gauss-min'];
 const manifest = JSON.parse(readFileSync('dist/model/manifest.json', 'utf8'));
 const digits = npmDigits();
 const origin = new URL(BASE).origin;
@@ -83,7 +85,7 @@ await check('draw, predictions per layer, attack, screenshot (CPU)', async () =>
     const adv = await window.hapscope.attack(px, 0.2, 1, true);
     return { names: a.detectors.map((d) => d.name), by: a.verdict_by, adaptive: adv.adaptive, flagged: typeof adv.analysis.detectors[0].flagged };
   });
-  assert.deepEqual(detail.names, ['cpl-eq5', 'cpl-top20', 'knn', 'gauss', 'squeeze', 'fusion', 'fusion-min', 'min-gauss-min']);
+  assert.deepEqual(detail.names, DETECTORS);
   assert.ok(detail.names.includes(detail.by));
   assert.equal(detail.adaptive, true);
   assert.equal(detail.flagged, 'boolean');
@@ -235,7 +237,7 @@ for (const backend of ['cpu', 'webgpu']) {
     r.backends.forEach((b) => assert.equal(b, backend));
     console.log(`     ${backend}: ${r.same}/${r.count} digits agree with native on the answer and every layer's top-1, ${r.sameVerdict}/${r.count} on both verdicts (${golden.verdict_by}, CPL), max |ΔCPL| ${r.maxCpl.toExponential(2)} (tolerance ${golden.cpl_tolerance}), max relative |Δscore| ${r.maxScore.toExponential(2)} over ${golden.digits[0].detectors.length} detectors (tolerance ${golden.score_tolerance})`);
     assert.equal(r.count, 200);
-    assert.ok(golden.digits.every((g) => g.detectors.length === 7), 'the golden file carries every detector');
+    assert.ok(golden.digits.every((g) => g.detectors.length === DETECTORS.length), 'the golden file carries every detector');
     assertFidelity(r, golden.cpl_tolerance, backend, golden.score_tolerance);
     await page.close();
   });
