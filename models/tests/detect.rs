@@ -30,7 +30,9 @@ use hapscope_core::auroc::auroc;
 use hapscope_core::calibrate::flagged_rate;
 use hapscope_models::detector::{Components, RawScores, Statistics, Thresholds};
 use hapscope_models::experiment::candidates::{CandidateReport, evaluate};
-use hapscope_models::experiment::detection::{DetectReport, adaptive_summary, statistic_names};
+use hapscope_models::experiment::detection::{
+    DetectReport, DetectorResult, adaptive_summary, statistic_names,
+};
 
 fn read(path: &Path) -> DetectReport {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -224,6 +226,57 @@ fn check_rescore(dir: &Path, fast: &DetectReport) {
     );
 }
 
+/// A non-adaptive setting's (kind, ε, successes, per-detector results).
+type Row<'a> = (&'a str, f32, usize, &'a [DetectorResult]);
+
+/// A report's non-adaptive settings as [`Row`]s.
+fn rows(r: &DetectReport) -> Vec<Row<'_>> {
+    r.settings
+        .iter()
+        .filter(|s| s.kind != "adaptive")
+        .map(|s| (s.kind.as_str(), s.eps, s.successes, s.results.as_slice()))
+        .collect()
+}
+
+/// The candidates' settings (non-adaptive already) as [`Row`]s.
+fn candidate_rows(c: &CandidateReport) -> Vec<Row<'_>> {
+    c.settings
+        .iter()
+        .map(|(kind, eps, n, res)| (kind.as_str(), *eps, *n, res.as_slice()))
+        .collect()
+}
+
+/// How many of the full run's AUROCs were compared with the fast run's: for every setting
+/// both have (kind and ε) and every detector, the full AUROC must lie inside the fast run's
+/// bootstrap 95 % interval widened by 0.05 (settings with fewer than 10 fast successes are
+/// skipped — their interval says little).
+fn compared_with_full(fast: &[Row<'_>], full: &[Row<'_>]) -> usize {
+    let mut compared = 0;
+    for &(kind, eps, n, res) in fast {
+        let Some(&(_, _, _, full_res)) = full
+            .iter()
+            .find(|f| f.0 == kind && (f.1 - eps).abs() < 1e-6)
+        else {
+            continue;
+        };
+        for (a, b) in res.iter().zip(full_res) {
+            let (Some(ci), Some(full_auroc)) = (a.ci, b.auroc) else {
+                continue;
+            };
+            if n < 10 {
+                continue;
+            }
+            assert!(
+                full_auroc >= ci[0] - 0.05 && full_auroc <= ci[1] + 0.05,
+                "{kind} ε {eps} {}: full AUROC {full_auroc} outside the fast interval {ci:?}",
+                a.detector,
+            );
+            compared += 1;
+        }
+    }
+    compared
+}
+
 #[test]
 fn detect_mnist_fast() {
     use hapscope_models::data::locate::{data_with, require_or_skip};
@@ -260,32 +313,7 @@ fn detect_mnist_fast() {
     assert!(!full.plan.fast);
     check_recomputable(&full);
     check_evidence(&full);
-    let mut compared = 0;
-    for s in fast.settings.iter().filter(|s| s.kind != "adaptive") {
-        let Some(f) = full
-            .settings
-            .iter()
-            .find(|f| f.kind == s.kind && (f.eps - s.eps).abs() < 1e-6)
-        else {
-            continue;
-        };
-        for (a, b) in s.results.iter().zip(&f.results) {
-            let (Some(ci), Some(full_auroc)) = (a.ci, b.auroc) else {
-                continue;
-            };
-            if s.successes < 10 {
-                continue;
-            }
-            assert!(
-                full_auroc >= ci[0] - 0.05 && full_auroc <= ci[1] + 0.05,
-                "{} ε {} {}: full AUROC {full_auroc} outside the fast interval {ci:?}",
-                s.kind,
-                s.eps,
-                a.detector,
-            );
-            compared += 1;
-        }
-    }
+    let compared = compared_with_full(&rows(&fast), &rows(&full));
     assert!(
         compared >= 14,
         "only {compared} AUROCs compared with the full run"
@@ -308,30 +336,7 @@ fn detect_mnist_fast() {
             cfull.realised_fpr[k]
         );
     }
-    let mut compared = 0;
-    for (kind, eps, n, res) in &cf.settings {
-        let Some((_, _, _, full_res)) = cfull
-            .settings
-            .iter()
-            .find(|f| &f.0 == kind && (f.1 - eps).abs() < 1e-6)
-        else {
-            continue;
-        };
-        for (a, b) in res.iter().zip(full_res) {
-            let (Some(ci), Some(full_auroc)) = (a.ci, b.auroc) else {
-                continue;
-            };
-            if *n < 10 {
-                continue;
-            }
-            assert!(
-                full_auroc >= ci[0] - 0.05 && full_auroc <= ci[1] + 0.05,
-                "{kind} ε {eps} {}: full AUROC {full_auroc} outside the fast interval {ci:?}",
-                a.detector,
-            );
-            compared += 1;
-        }
-    }
+    let compared = compared_with_full(&candidate_rows(&cf), &candidate_rows(&cfull));
     assert!(compared >= 6, "only {compared} candidate AUROCs compared");
     assert!(!cfull.adaptive.is_empty() && !cf.adaptive.is_empty());
     let at = |r: &DetectReport, eps: f32, d: &str| {

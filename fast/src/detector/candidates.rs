@@ -62,20 +62,7 @@ mod tests {
         }
     }
 
-    /// 20 clean inputs whose parts are independent-looking permutations of 0..20.
-    fn clean() -> Vec<RawScores> {
-        (0..20u32)
-            .map(|i| {
-                let f = f64::from(i);
-                raw(
-                    (i * 7) % 20,
-                    [f, f64::from((i * 3) % 20)],
-                    -f64::from((i * 11) % 20),
-                    f64::from((i * 13) % 20),
-                )
-            })
-            .collect()
-    }
+    use crate::detector::tests::clean_parts as clean;
 
     #[test]
     fn a_typical_input_scores_low_and_one_far_layer_scores_high() {

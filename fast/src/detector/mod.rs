@@ -771,8 +771,8 @@ mod tests {
     }
 
     /// 20 clean inputs of two layers whose parts are independent-looking permutations of
-    /// 0..20.
-    fn clean_parts() -> Vec<RawScores> {
+    /// 0..20 (set A of this module's and [`super::candidates`]' tests).
+    pub(super) fn clean_parts() -> Vec<RawScores> {
         (0..20u32)
             .map(|i| RawScores {
                 answer: 0,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Result;
 use super::detection::{
     AdaptiveRow, DetectReport, DetectorResult, Setting, columns_adaptive, columns_results,
-    setting_raw,
+    columns_thresholds, setting_raw,
 };
 
 /// The candidates' numbers on one report.
@@ -40,22 +40,13 @@ fn scores(c: &Candidates, raw: &[RawScores]) -> Result<Vec<[f64; CANDIDATES]>> {
 /// The candidates on `report`, or `None` when it stores no raw evidence (written before
 /// the evidence was stored).
 pub fn evaluate(report: &DetectReport) -> Result<Option<CandidateReport>> {
-    use hapscope_core::calibrate::{Calibration, flagged_rate};
     let Some(ev) = &report.evidence else {
         return Ok(None);
     };
     let c = Candidates::new(&ev.calibration_a)?;
-    let b = scores(&c, &ev.calibration_b)?;
     let clean = scores(&c, &ev.clean)?;
-    let mut thresholds = Vec::new();
-    let mut realised_fpr = Vec::new();
-    for k in 0..CANDIDATES {
-        let cal = Calibration::new(&b.iter().map(|s| s[k]).collect::<Vec<_>>())?;
-        let t = [cal.threshold(0.01)?, cal.threshold(0.05)?];
-        let col: Vec<f64> = clean.iter().map(|s| s[k]).collect();
-        realised_fpr.push([flagged_rate(&col, t[0]), flagged_rate(&col, t[1])]);
-        thresholds.push(t);
-    }
+    let (thresholds, realised_fpr) =
+        columns_thresholds(&scores(&c, &ev.calibration_b)?, &clean, CANDIDATES)?;
     let scored: Vec<(&Setting, Vec<[f64; CANDIDATES]>)> = report
         .settings
         .iter()

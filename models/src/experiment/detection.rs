@@ -23,7 +23,6 @@ use crate::detector::squeeze::squeeze_batch;
 use crate::detector::surrogate::{Surrogate, Target};
 use crate::detector::{
     Components, Detector, Detectors, FeatureMap, LayerDetector, RawScores, STATISTICS, Statistics,
-    Thresholds,
 };
 use crate::pgd::{PgdConfig, PgdSpace, pgd, try_pgd_objective};
 use crate::taps::{Taps, answers};
@@ -227,7 +226,7 @@ pub struct DetectReport {
     pub shrinkage: Vec<f64>,
     /// Calibration set sizes (A, B).
     pub calibration: [usize; 2],
-    /// Thresholds per statistic (`Detector::ALL`, then squeeze) at 1 % and 5 % FPR.
+    /// Thresholds per statistic (`Detector::ALL` order) at 1 % and 5 % FPR (set B).
     pub thresholds: Vec<[f64; 2]>,
     /// Realised FPR on the clean evaluation inputs, per statistic, at 1 % and 5 %.
     pub realised_fpr: Vec<[f64; 2]>,
@@ -693,21 +692,9 @@ struct Assessed {
 /// successful attacks the AUROCs, TPRs and per-layer AUROCs.
 fn assess(plan: &DetectPlan, ev: &Evidence, measured: Vec<Measured>) -> Result<Assessed> {
     let comp = Components::new(&ev.calibration_a)?;
-    let cal = Thresholds::new(&statistics(&comp, &ev.calibration_b)?)?.calibrations;
-    let thresholds: Vec<[f64; 2]> = cal
-        .iter()
-        .map(|c| Ok([c.threshold(0.01)?, c.threshold(0.05)?]))
-        .collect::<hapscope_core::Result<_>>()?;
     let clean = statistics(&comp, &ev.clean)?;
-    let realised_fpr: Vec<[f64; 2]> = (0..STATISTICS)
-        .map(|d| {
-            let c: Vec<f64> = clean.iter().map(|s| s[d]).collect();
-            [
-                hapscope_core::calibrate::flagged_rate(&c, thresholds[d][0]),
-                hapscope_core::calibrate::flagged_rate(&c, thresholds[d][1]),
-            ]
-        })
-        .collect();
+    let (thresholds, realised_fpr) =
+        columns_thresholds(&statistics(&comp, &ev.calibration_b)?, &clean, STATISTICS)?;
     let settings = measured
         .into_iter()
         .map(|m| {
@@ -740,6 +727,31 @@ fn assess(plan: &DetectPlan, ev: &Evidence, measured: Vec<Measured>) -> Result<A
         settings,
         adaptive,
     })
+}
+
+/// A value at 1 % and at 5 % FPR (a threshold, or the realised FPR at it).
+type AtFpr = [f64; 2];
+
+/// Each of `columns` columns' thresholds at 1 % and 5 % FPR, fixed on its clean set-B
+/// scores `set_b`, and the fraction of the clean evaluation inputs `clean` flagged at them
+/// (the realised FPR) — for the statistics and for the candidate combinations alike.
+pub(crate) fn columns_thresholds<S: AsRef<[f64]>>(
+    set_b: &[S],
+    clean: &[S],
+    columns: usize,
+) -> Result<(Vec<AtFpr>, Vec<AtFpr>)> {
+    use hapscope_core::calibrate::{Calibration, flagged_rate};
+    let column = |v: &[S], d: usize| v.iter().map(|s| s.as_ref()[d]).collect::<Vec<f64>>();
+    let mut thresholds = Vec::with_capacity(columns);
+    let mut realised_fpr = Vec::with_capacity(columns);
+    for d in 0..columns {
+        let cal = Calibration::new(&column(set_b, d))?;
+        let t = [cal.threshold(0.01)?, cal.threshold(0.05)?];
+        let c = column(clean, d);
+        realised_fpr.push([flagged_rate(&c, t[0]), flagged_rate(&c, t[1])]);
+        thresholds.push(t);
+    }
+    Ok((thresholds, realised_fpr))
 }
 
 /// A setting's raw evidence, one per input; an error when it does not cover the inputs
