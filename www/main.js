@@ -96,10 +96,11 @@ window.hapscope = {
     await ready;
     return engine.run('analyze', { pixels: toF32(pixels) });
   },
-  /** PGD-40; `adaptive` also fights the verdict's detector (see the attack playground). */
-  async attack(pixels, eps, seed = 1, adaptive = false) {
+  /** PGD, `steps` of them (40 when not given, at most 1,000); `adaptive` also fights the
+   *  verdict's detector (see the attack playground). */
+  async attack(pixels, eps, seed = 1, adaptive = false, steps = undefined) {
     await ready;
-    return engine.run('attack', { pixels: toF32(pixels), eps, seed, adaptive });
+    return engine.run('attack', { pixels: toF32(pixels), eps, seed, adaptive, steps });
   },
   /** Memory in use: the page's JS heap (Chromium only) and the analysing worker's wasm memory. */
   async memory() {

@@ -248,7 +248,7 @@ const ops = {
   init: async ({ module }) => { await (await glue()).default({ module_or_path: module }); return true; },
   haps: ({ files, part, parts }) => wasm.nodeHaps(...files, part, parts),
   analyze: ({ pixels }) => model.analyze(pixels),
-  attack: ({ pixels, eps, seed, adaptive }) => model.attack(pixels, eps, seed ?? 1, Boolean(adaptive)),
+  attack: ({ pixels, eps, seed, adaptive, steps }) => model.attack(pixels, eps, seed ?? 1, Boolean(adaptive), steps),
   analyzeInk: async ({ ink, width, height }) => {
     const digit = wasm.preprocess(ink, width, height);
     return { digit, analysis: await model.analyze(digit) };

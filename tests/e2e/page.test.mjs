@@ -110,14 +110,16 @@ await check('window.hapscope rejects bad input with a message and stays usable',
       nan: await msg(window.hapscope.analyze(new Float32Array(784).fill(NaN))),
       inf: await msg(window.hapscope.analyze(new Float32Array(784).fill(Infinity))),
       eps: await msg(window.hapscope.attack(new Float32Array(784), -1)),
+      steps: await msg(window.hapscope.attack(new Float32Array(784), 0.1, 1, false, 5000)),
       after: (await window.hapscope.analyze(new Float32Array(784))).layers.length,
     };
   });
-  said.push(...['short', 'nan', 'inf', 'eps'].map((k) => `window.hapscope ${k}: "${r[k]}"`));
+  said.push(...['short', 'nan', 'inf', 'eps', 'steps'].map((k) => `window.hapscope ${k}: "${r[k]}"`));
   assert.match(r.short, /784 values/);
   assert.match(r.nan, /finite/);
   assert.match(r.inf, /finite/);
   assert.match(r.eps, /ε must be/);
+  assert.match(r.steps, /steps must be in 1\.\.=1000, got 5000/);
   assert.equal(r.after, 4);
   await page.close();
 });

@@ -195,6 +195,20 @@ fn check_pixels(px: &[f32], [c, h, w]: [usize; 3]) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// The most PGD steps one `attack` call may ask for: PGD-1000 takes seconds on the CPU engine
+/// (MNIST), and a call is not cancellable, so a larger count would hold the worker.
+pub const MAX_STEPS: u32 = 1000;
+
+/// The PGD steps an `attack` call asked for: [`PgdConfig`]'s 40 when not given, else a count
+/// in 1..=[`MAX_STEPS`].
+fn check_steps(steps: Option<u32>) -> Result<usize, JsValue> {
+    match steps {
+        None => Ok(PgdConfig::new(0.0).steps),
+        Some(n @ 1..=MAX_STEPS) => Ok(n as usize),
+        Some(n) => Err(js_err(format!("steps must be in 1..={MAX_STEPS}, got {n}"))),
+    }
+}
+
 /// Reads a tensor asynchronously (the only kind of read WebGPU allows).
 async fn read(t: Tensor<2>) -> Result<Vec<f32>, JsValue> {
     t.into_data_async()
@@ -606,22 +620,25 @@ impl Hapscope {
         })
     }
 
-    /// PGD-40 (ε in pixel units, step 0.01, random start) against the network's current
-    /// answer; resolves to `{adversarial: Float32Array, label, adaptive, analysis}`. With
-    /// `adaptive`, the attack also fights the verdict's detector: it ascends Carlini &
-    /// Wagner's margin plus the detector's differentiable terms
-    /// (`hapscope_models::detector::surrogate`, λ = 1), as `hapscope detect` does.
+    /// PGD (ε in pixel units, step 0.01, random start; `steps` of them, 40 when not given,
+    /// at most [`MAX_STEPS`]) against the network's current answer; resolves to
+    /// `{adversarial: Float32Array, label, adaptive, analysis}`. With `adaptive`, the attack
+    /// also fights the verdict's detector: it ascends Carlini & Wagner's margin plus the
+    /// detector's differentiable terms (`hapscope_models::detector::surrogate`, λ = 1), as
+    /// `hapscope detect` does.
     pub fn attack(
         &self,
         pixels: Vec<f32>,
         eps: f32,
         seed: u32,
         adaptive: Option<bool>,
+        steps: Option<u32>,
     ) -> js_sys::Promise {
         let s = self.0.clone();
         future_to_promise(async move {
             check_pixels(&pixels, s.input)?;
             check_eps(eps).map_err(js_err)?;
+            let steps = check_steps(steps)?;
             let adaptive = adaptive.unwrap_or(false);
             if adaptive && s.surrogate().is_none() {
                 return Err(js_err(
@@ -634,7 +651,9 @@ impl Hapscope {
             let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, c, h, w]), &s.device);
             let y =
                 Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &s.device);
-            let cfg = PgdConfig::new(eps).with_seed(u64::from(seed));
+            let cfg = PgdConfig::new(eps)
+                .with_seed(u64::from(seed))
+                .with_steps(steps);
             let net_ad = &s.net_ad;
             let adv = match (s.surrogate(), &s.model.detectors) {
                 (Some(sur), Some(d)) if adaptive => {

@@ -233,7 +233,7 @@ async fn analyze_and_attack_agree_across_backends() {
             assert!(s > 0.9999, "layer {l}: {s}");
         }
         results.push(summary(&a));
-        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1, None))
+        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1, None, None))
             .await
             .unwrap();
         let adv: Vec<f32> = js_sys::Float32Array::from(get(&r, &["adversarial"])).to_vec();
@@ -287,8 +287,11 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
                 })
                 .collect::<Vec<_>>(),
         );
-        // The adaptive attack: in the ε-ball, and says it was adaptive.
-        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1, Some(true)))
+        // The adaptive attack: in the ε-ball, and says it was adaptive. On WebGPU two steps:
+        // each step runs the same kernels (forward, the detectors' terms, backward), and on
+        // SwiftShader one takes ≈ 6.5 s, so PGD-40 there was 260 s of the suite.
+        let steps = (backend == "webgpu").then_some(2);
+        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1, Some(true), steps))
             .await
             .unwrap();
         assert_eq!(get(&r, &["adaptive"]).as_bool(), Some(true));
@@ -320,10 +323,27 @@ async fn detectors_score_every_analysis_and_drive_the_adaptive_attack() {
     assert!(e.contains("detectors.bin"), "{e}");
     // Without detectors the adaptive attack is refused with a reason.
     let h = load("cpu", &libs).await.unwrap();
-    let e = JsFuture::from(h.attack(px, 0.1, 1, Some(true)))
+    let e = JsFuture::from(h.attack(px.clone(), 0.1, 1, Some(true), None))
         .await
         .unwrap_err();
     assert!(String::from(js_sys::Error::from(e).message()).contains("detectors"));
+    // A step count outside 1..=MAX_STEPS is refused with the range; one step is an attack.
+    for bad in [0, hapscope_web::MAX_STEPS + 1] {
+        let e = JsFuture::from(h.attack(px.clone(), 0.1, 1, None, Some(bad)))
+            .await
+            .unwrap_err();
+        let m = String::from(js_sys::Error::from(e).message());
+        assert!(m.contains("steps must be in 1..=1000"), "{m}");
+    }
+    // The count is honoured: one step from the same random start ends elsewhere than 40.
+    let mut ends = Vec::new();
+    for steps in [Some(1), None] {
+        let r = JsFuture::from(h.attack(px.clone(), 0.1, 1, None, steps))
+            .await
+            .unwrap();
+        ends.push(js_sys::Float32Array::from(get(&r, &["adversarial"])).to_vec());
+    }
+    assert_ne!(ends[0], ends[1], "PGD-1 and PGD-40 gave the same image");
 }
 
 /// The exemplar passes split into shares (`nodeHaps`, as the page's workers compute them)
