@@ -6,7 +6,9 @@ import { Engine } from './engine.js';
 export const params = new URLSearchParams(location.search);
 // `?model=cifar`: the CIFAR-10 mode (ResNet44), where the build made it (dist/model-cifar).
 export const cifarMode = params.get('model') === 'cifar';
-export const engine = new Engine(cifarMode ? 'model-cifar' : 'model');
+// `?helpers=N` (0–3): helper workers for the load's exemplar passes, whatever the cores
+// (worker.js picks by them otherwise) — so a two-core test machine still runs that path.
+export const engine = new Engine(cifarMode ? 'model-cifar' : 'model', params.get('helpers'));
 /** The engine's first start (`engine.start`'s promise): main.js reports its outcome. */
 export const started = engine.start(params.get('backend') ?? 'auto');
 started.catch(() => {}); // main.js handles it

@@ -13,9 +13,11 @@ import { Rpc } from './rpc.js';
 export const engineFor = (backend) => (backend === 'webgpu' ? 'pkg-webgpu' : 'pkg');
 
 export class Engine {
-  /** `model`: the bundle directory, `model` (MNIST) or `model-cifar` (CIFAR-10). */
-  constructor(model = 'model') {
+  /** `model`: the bundle directory, `model` (MNIST) or `model-cifar` (CIFAR-10); `helpers`:
+   *  the helper workers of its loads (worker.js), `null` to let the worker choose. */
+  constructor(model = 'model', helpers = null) {
     this.model = model;
+    this.helpers = helpers;
     this.modules = new Map();
     this.rpc = null;
     this.info = null;
@@ -52,7 +54,7 @@ export class Engine {
     const compiling = this.compiled(engine);
     // Requests still pending on the old worker are retried by `run` on the new one.
     if (this.rpc) this.rpc.close(Object.assign(new Error('the GPU worker was replaced'), { gpuLost: true }));
-    this.rpc = new Rpc(engine, this.model);
+    this.rpc = new Rpc(engine, this.model, this.helpers);
     this.rpc.onevent = (ev) => {
       if (ev.event === 'device-lost' && this.info?.backend === 'webgpu') {
         this.toCpu(`the device was lost: ${ev.message}`).catch(() => {});

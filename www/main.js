@@ -233,5 +233,6 @@ function link(href, text) {
   return a;
 }
 
+// The CIFAR-10 mode is looked for once the model has loaded (or failed), not during its downloads.
 if (cifarMode) setUpCifarMode();
-else offerCifarMode();
+else ready.catch(() => {}).then(offerCifarMode);

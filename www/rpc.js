@@ -3,14 +3,15 @@
 // Used by the page for its worker and by that worker for its helpers.
 export class Rpc {
   /** `engine`: the wasm build the worker will run (engine.js); `model`: the bundle it will
-   *  load, if any. Both travel in the worker's name so that it fetches that build's glue,
-   *  the bundle's files and what an earlier visit kept as it starts, not when asked to load.
-   *  (Not in its URL: a script the service worker serves from its cache takes the cached
-   *  URL, without the query.) */
-  constructor(engine = 'pkg', model = null) {
+   *  load, if any; `helpers`: how many helper workers its loads use (`null`: its choice).
+   *  They travel in the worker's name so that it fetches that build's glue, the bundle's
+   *  files and what an earlier visit kept as it starts, not when asked to load. (Not in its
+   *  URL: a script the service worker serves from its cache takes the cached URL, without
+   *  the query.) */
+  constructor(engine = 'pkg', model = null, helpers = null) {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), {
       type: 'module',
-      name: JSON.stringify({ engine, model }),
+      name: JSON.stringify({ engine, model, helpers }),
     });
     this.pending = new Map();
     this.next = 1;

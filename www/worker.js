@@ -113,7 +113,7 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   const { default: init, Hapscope } = await glue();
   wasmMemory = (await init({ module_or_path: mod })).memory;
   const kept = await keeping;
-  const helpers = !kept ? spawnHelpers(mod) : [];
+  const helpers = !kept ? spawnHelpers(mod, manifest.network) : [];
   const downloaded = await download;
   // The files' SHA-256 by WebCrypto (the wasm compares them with the manifest's).
   const digests = await Promise.all(downloaded.map(sha256Hex));
@@ -151,21 +151,37 @@ async function load({ backend, model: which = 'model', module: compiled = null }
   const info = model.info();
   input = info.input;
   const t2 = performance.now();
+  // Without helpers the exemplar passes run inside the wasm's load, as its `rows` step.
+  const passesInLoad = !cached && !haps ? info.load_phases?.rows ?? 0 : 0;
   return {
     ...info,
     loadMs: t2 - t0,
-    phases: { downloadAndCompileMs: t1 - t0, exemplarHapsMs: th - t1, librariesMs: t2 - th },
+    phases: {
+      downloadAndCompileMs: t1 - t0,
+      exemplarHapsMs: th - t1 + passesInLoad,
+      librariesMs: t2 - th - passesInLoad,
+    },
     // Whether the libraries came from what an earlier visit kept (no exemplar passes).
     keptLibraries: cached,
+    // How many helper workers took shares of the exemplar passes.
+    helpers: haps ? haps.length - 1 : 0,
     // The page draws the nearest exemplars from these (checked by the load); no second download.
     exemplars: { bytes: exemplars, ids: manifest.exemplar_ids, labels: manifest.exemplar_labels, shape: input },
   };
 }
 
-// Loading means a forward pass per library node's exemplar (≈ 1,300 digits): helper workers
-// take shares of them so every core works. When a helper fails, this worker computes them all.
-function spawnHelpers(module) {
-  const count = Math.min(3, (navigator.hardwareConcurrency || 1) - 1);
+// Loading means a forward pass per library node's exemplar: helper workers take shares of
+// them. A helper pays for its start and its own warm-up of the wasm (≈ 0.3 s of CPU here)
+// only when the passes are long: ResNet44's 732 (CIFAR-10 mode: 7 s with one helper, 11 s
+// without, on two cores), not the LeNet's 1,029 (≈ 0.6 s; first answer 1,410 ms without a
+// helper against 1,471 with, medians of 14 runs each, BENCHMARKS.md). So for the LeNet a
+// core is left to the browser (the page, V8's optimising compiles, the network): a two-core
+// machine has no helper. When a helper fails, this worker computes them all.
+const SHORT_PASSES = ['lenet'];
+function spawnHelpers(module, network) {
+  const asked = Number.parseInt(NAMED.helpers, 10); // `?helpers=N` (boot.js)
+  const spare = (navigator.hardwareConcurrency || 1) - (SHORT_PASSES.includes(network) ? 2 : 1);
+  const count = Math.min(3, Number.isNaN(asked) ? spare : asked);
   return Array.from({ length: Math.max(0, count) }, () => {
     const h = new Rpc(ENGINE);
     h.ready = h.call('init', { module });

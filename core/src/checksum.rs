@@ -52,6 +52,23 @@ fn merge(acc: u64, v: u64) -> u64 {
     (acc ^ round(0, v)).wrapping_mul(P1).wrapping_add(P4)
 }
 
+/// Stripes (32 bytes) per call of [`accumulate`]: 256 KiB.
+const STRIPES_PER_CALL: usize = 8192;
+
+/// Takes `n` stripes (four words each) from `words` into the accumulators. A call per 256 KiB,
+/// not one loop over everything: a WebAssembly engine (V8) runs a function's first calls in
+/// its baseline compiler and switches to the optimised code only from a later call, so one
+/// call over a page's 25 MB of node rows would run unoptimised throughout.
+#[inline(never)]
+fn accumulate(v: &mut [u64; 4], words: &mut impl Iterator<Item = u64>, n: usize) {
+    for _ in 0..n {
+        for acc in v.iter_mut() {
+            // The caller counts whole groups of four: the word is there.
+            *acc = round(*acc, words.next().unwrap_or(0));
+        }
+    }
+}
+
 /// XXH64 of a message given as little-endian 64-bit words (`words`, `8·words.len()` bytes)
 /// followed by `tail` (≤ 7 bytes), `len` bytes in all: the one implementation behind
 /// [`xxh64`] and [`xxh64_f32`].
@@ -65,11 +82,11 @@ fn xxh64_parts(words: impl ExactSizeIterator<Item = u64>, tail: &[u8], len: u64,
             seed,
             seed.wrapping_sub(P1),
         ];
-        for _ in 0..stripes {
-            for acc in &mut v {
-                // `stripes` counts whole groups of four: the word is there.
-                *acc = round(*acc, words.next().unwrap_or(0));
-            }
+        let mut left = stripes;
+        while left > 0 {
+            let n = left.min(STRIPES_PER_CALL);
+            accumulate(&mut v, &mut words, n);
+            left -= n;
         }
         let mut h = v[0]
             .rotate_left(1)

@@ -87,11 +87,9 @@ pub(crate) fn check_finite(values: &[f32]) -> Result<()> {
 /// that: a branch-free max that vectorizes (the check runs over every HAP of a build); the
 /// exact index is searched only in a failing block.
 pub fn first_non_finite(values: &[f32]) -> Option<usize> {
-    const EXP: u32 = 0x7f80_0000;
     let mut offset = 0;
     for block in values.chunks(4096) {
-        let top = block.iter().map(|v| v.to_bits() & EXP).fold(0, u32::max);
-        if top == EXP {
+        if largest_exponent(block) == EXP {
             return block
                 .iter()
                 .position(|v| !v.is_finite())
@@ -100,6 +98,18 @@ pub fn first_non_finite(values: &[f32]) -> Option<usize> {
         offset += block.len();
     }
     None
+}
+
+/// An `f32`'s exponent bits.
+const EXP: u32 = 0x7f80_0000;
+
+/// The largest exponent field in `block`. A call per block, not one loop over everything: a
+/// WebAssembly engine (V8) runs a function's first calls in its baseline compiler and
+/// switches to the optimised code only from a later call, so one call over a page's 25 MB
+/// of node rows would run unoptimised throughout.
+#[inline(never)]
+fn largest_exponent(block: &[f32]) -> u32 {
+    block.iter().map(|v| v.to_bits() & EXP).fold(0, u32::max)
 }
 
 #[cfg(test)]

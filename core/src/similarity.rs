@@ -49,21 +49,7 @@ pub fn normalize_rows(raw: &[f32], dim: usize, unit: &mut [f32], nonzero: &mut [
     let mut unit_blocks = unit.chunks_exact_mut(ROWS * dim);
     let mut nz_blocks = nonzero.chunks_exact_mut(ROWS);
     for ((r, u), nz) in (&mut raw_blocks).zip(&mut unit_blocks).zip(&mut nz_blocks) {
-        let rows: [&[f32]; ROWS] = core::array::from_fn(|l| &r[l * dim..][..dim]);
-        let mut sq = [0.0f64; ROWS];
-        for i in 0..dim {
-            for (s, row) in sq.iter_mut().zip(&rows) {
-                let x = f64::from(row[i]);
-                *s += x * x;
-            }
-        }
-        for ((row, out), (s, z)) in rows
-            .iter()
-            .zip(u.chunks_exact_mut(dim))
-            .zip(sq.iter().zip(nz.iter_mut()))
-        {
-            *z = scale_to_unit(row, *s, out);
-        }
+        normalize_block::<ROWS>(r, dim, u, nz);
     }
     for ((r, u), z) in raw_blocks
         .remainder()
@@ -72,6 +58,29 @@ pub fn normalize_rows(raw: &[f32], dim: usize, unit: &mut [f32], nonzero: &mut [
         .zip(nz_blocks.into_remainder())
     {
         *z = normalize(r, u);
+    }
+}
+
+/// [`normalize_rows`] of `R` rows. A call per block, not one loop over every row: a
+/// WebAssembly engine (V8) runs a function's first calls in its baseline compiler and
+/// switches to the optimised code only from a later call, so one call over a page's 25 MB of
+/// node rows would run unoptimised throughout.
+#[inline(never)]
+fn normalize_block<const R: usize>(r: &[f32], dim: usize, u: &mut [f32], nz: &mut [bool]) {
+    let rows: [&[f32]; R] = core::array::from_fn(|l| &r[l * dim..][..dim]);
+    let mut sq = [0.0f64; R];
+    for i in 0..dim {
+        for (s, row) in sq.iter_mut().zip(&rows) {
+            let x = f64::from(row[i]);
+            *s += x * x;
+        }
+    }
+    for ((row, out), (s, z)) in rows
+        .iter()
+        .zip(u.chunks_exact_mut(dim))
+        .zip(sq.iter().zip(nz.iter_mut()))
+    {
+        *z = scale_to_unit(row, *s, out);
     }
 }
 

@@ -37,14 +37,14 @@ export async function launchProfile(dir, { webgpu = true } = {}) {
  *  every request it makes ({method, url}), its workers' included, and `responses` every
  *  response ({url, status, fromServiceWorker}). A fresh browser context each time, unless
  *  `context` is given (a return visit: the same storage and service worker). */
-export async function open(browser, backend, requests = [], { model, context, responses = [] } = {}) {
+export async function open(browser, backend, requests = [], { model, context, responses = [], query = '' } = {}) {
   const page = await (context ?? browser).newPage();
   page.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
   page.on('response', (r) => responses.push({ url: r.url(), status: r.status(), fromServiceWorker: r.fromServiceWorker() }));
   page.on('console', (m) => { if (m.type() === 'error') console.error(`[page ${backend}] ${m.text()}`); });
   page.on('pageerror', (e) => console.error(`[page ${backend}] ${e.message}`));
   const t0 = Date.now();
-  await page.goto(`${BASE}/?backend=${backend}` + (model ? `&model=${model}` : ''));
+  await page.goto(`${BASE}/?backend=${backend}` + (model ? `&model=${model}` : '') + (query ? `&${query}` : ''));
   const info = await page.evaluate(() => window.hapscope.ready);
   return { page, info, readyMs: Date.now() - t0 };
 }

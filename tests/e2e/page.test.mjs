@@ -245,6 +245,22 @@ for (const backend of ['cpu', 'webgpu']) {
   });
 }
 
+// A two-core machine (CI's) loads without helper workers (worker.js); `?helpers=2` makes the
+// page use two, whose shares of the exemplar passes must load the same libraries.
+await check('helper workers\' shares of the exemplar passes give the native answers', async () => {
+  // A context of its own: nothing kept by an earlier load, so the passes run.
+  const context = await browser.newContext();
+  try {
+    const { page, info } = await open(browser, 'cpu', requests, { context, query: 'helpers=2' });
+    assert.equal(info.keptLibraries, false);
+    assert.equal(info.helpers, 2);
+    const r = await fidelity(page, golden.digits.map((g) => digits[g.id]), golden.digits);
+    assertFidelity(r, golden.cpl_tolerance, 'cpu with two helper workers', golden.score_tolerance);
+  } finally {
+    await context.close();
+  }
+});
+
 await check('a WebGPU device lost mid-session: the page moves to the CPU with identical answers', async () => {
   const { page, info } = await open(browser, 'webgpu', requests);
   assert.equal(info.backend, 'webgpu');

@@ -493,7 +493,6 @@ impl Hapscope {
         };
         // Node rows that came from the page's cache are not handed back to it.
         let (rows, computed) = match (haps, node_rows) {
-            _ if bundle.stores_vectors() => (Vec::new(), false),
             (_, Some(r)) => {
                 let rows = floats(r, "nodeRows")?;
                 check_rows_checksum(&rows, rows_checksum.as_deref())?;
@@ -548,8 +547,9 @@ impl Hapscope {
     }
 
     /// The libraries' node HAPs this load computed from the exemplars (one `Float32Array`
-    /// per layer, nodes × dim, node order), handed over once: empty after the first call,
-    /// for a bundle that stores its vectors, and when the load was given `nodeRows`.
+    /// per library without stored vectors, nodes × dim, node order), handed over once:
+    /// empty after the first call, for a bundle whose libraries all store their vectors, and
+    /// when the load was given `nodeRows`.
     #[wasm_bindgen(js_name = takeNodeRows)]
     pub fn take_node_rows(&self) -> Array {
         let rows = std::mem::take(&mut *self.0.node_rows.borrow_mut());

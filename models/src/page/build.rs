@@ -46,11 +46,13 @@ pub struct PageOptions {
     pub top_a: usize,
     /// Class names by index.
     pub classes: Vec<String>,
-    /// Store the node vectors in the library files instead of recomputing them from the
-    /// exemplars at load. The page's bundles do not: ResNet44's vectors were 13 of the
-    /// CIFAR-10 mode's 17 MB gzipped (they barely compress), its 732 exemplar passes a few
-    /// seconds once (a return visit reads what the first kept).
-    pub vectors: bool,
+    /// Per layer, whether its library file stores its node vectors instead of the page
+    /// recomputing them from the exemplars at load (node vectors barely compress, so this
+    /// trades download for exemplar passes). The MNIST bundle stores FC1's and FC2's
+    /// (0.8 MB gzipped for the deepest passes, 553 exemplars through the whole network);
+    /// the CIFAR-10 bundle none (ResNet44's vectors were 13 of its 17 MB gzipped, its 732
+    /// passes a few seconds once — a return visit reads what the first kept).
+    pub vectors: Vec<bool>,
     /// Every `holdout_every`-th image of the set is held out (recorded in the manifest;
     /// 0 when the calibration images are a separate set).
     pub holdout_every: usize,
@@ -123,6 +125,7 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
     if train.is_empty()
         || opts.layers.len() != opts.thetas.len()
         || opts.layers.len() != opts.channels.len()
+        || opts.layers.len() != opts.vectors.len()
         || opts.layers.len() < 2
     {
         return Err(BundleError::BuildOptions);
@@ -205,11 +208,12 @@ pub fn build_bundle<K: SimilarityKernel + Clone + Sync>(
     }
     let mut artifacts = Vec::new();
     let mut layer_refs = Vec::new();
-    for ((lib, l), name) in libraries.iter().zip(&links).zip(&layers) {
+    for (((lib, l), name), &vectors) in libraries.iter().zip(&links).zip(&layers).zip(&opts.vectors)
+    {
         let mapped: Vec<u32> = lib.source_ids().iter().map(|&r| to_id(r)).collect();
         let lib = Library::from_parts(lib.dim(), lib.theta(), lib.vectors().to_vec(), mapped)
             .map_err(layer_err(name))?;
-        let a = LibraryArtifact::new(name, &lib, l, opts.vectors).map_err(layer_err(name))?;
+        let a = LibraryArtifact::new(name, &lib, l, vectors).map_err(layer_err(name))?;
         let bytes = a.encode();
         layer_refs.push(LayerRef {
             name: name.to_string(),
@@ -441,17 +445,14 @@ pub fn layer_names(bundle: &Bundle) -> Vec<&str> {
         .collect()
 }
 
-/// The page's model, assembled exactly as the page does it: each library's node HAPs from
-/// the planned exemplar passes ([`PassPlan`], in one share), or the stored vectors, then
-/// [`PageModel::from_node_rows`].
+/// The page's model, assembled exactly as the page does it: the node HAPs of each library
+/// without stored vectors from the planned exemplar passes ([`PassPlan`], in one share),
+/// then [`PageModel::from_node_rows`].
 pub fn page_model(
     net: &Network,
     bundle: &Bundle,
     device: &Device,
 ) -> Result<PageModel, BundleError> {
-    if bundle.stores_vectors() {
-        return PageModel::from_node_rows(bundle, &[]);
-    }
     let plan = PassPlan::for_bundle(bundle, net)?;
     let haps = plan.share_haps(net, &bundle.exemplars, bundle.manifest.input, 0, 1, device);
     PageModel::from_node_rows(bundle, &plan.node_rows(&[haps])?)

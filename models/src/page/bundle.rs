@@ -53,12 +53,6 @@ pub enum BundleError {
     /// The detectors' part of the bundle is inconsistent.
     #[error("detectors: {0}")]
     Detectors(String),
-    /// A library artifact without node vectors where they were expected.
-    #[error("layer {layer}: no vectors")]
-    NoVectors {
-        /// The layer.
-        layer: String,
-    },
     /// A library node names a digit that is not among the exemplars.
     #[error("layer {layer}: no exemplar {id}")]
     NoExemplar {
@@ -121,7 +115,9 @@ pub enum BundleError {
     #[error("CPL: {0}")]
     Cpl(hapscope_core::Error),
     /// What to build does not make a bundle.
-    #[error("need training images and a θ for each of at least two layers")]
+    #[error(
+        "need training images and, for each of at least two layers, a θ, its channels and whether it stores its vectors"
+    )]
     BuildOptions,
     /// The network has no tap of a requested name.
     #[error("the network has no tap for one of {layers:?}")]
@@ -490,12 +486,6 @@ impl Bundle {
     /// The exemplar row of source id `id`.
     pub fn exemplar_row(&self, id: u32) -> Option<usize> {
         self.manifest.exemplar_ids.binary_search(&id).ok()
-    }
-
-    /// Whether every library stores its node vectors (the CIFAR-10 bundle): then nothing is
-    /// recomputed from the exemplars.
-    pub fn stores_vectors(&self) -> bool {
-        self.libraries.iter().all(|a| a.vectors.is_some())
     }
 
     /// The pixels (bytes) of exemplar row `row`.

@@ -2,6 +2,8 @@
 //! cast them, CPL (Eq. 5) and the verdict. Native runs and the wasm page call this same code;
 //! only the forward pass that produces the HAPs differs by device.
 
+use hapscope_core::artifact::LibraryArtifact;
+use hapscope_core::first_non_finite;
 use hapscope_core::hebbian::Links;
 use hapscope_core::kernel::PlainKernel;
 use hapscope_core::library::{Library, normalize_rows};
@@ -114,74 +116,69 @@ pub(crate) fn layer_err(layer: &str) -> impl FnOnce(hapscope_core::Error) -> Bun
     }
 }
 
+/// Library `a` (without stored vectors) from its node HAPs `raw` as computed: `nodes × dim`
+/// values, finite, no row all zero; made unit length.
+fn unit_library(a: &LibraryArtifact, raw: &[f32]) -> Result<Library, BundleError> {
+    let dim = a.dim;
+    if raw.len() != a.nodes() * dim {
+        return Err(BundleError::HapLength {
+            layer: a.layer.clone(),
+            got: raw.len(),
+            rows: a.nodes(),
+            dim,
+        });
+    }
+    if let Some(i) = first_non_finite(raw) {
+        return Err(BundleError::NonFiniteHap {
+            layer: a.layer.clone(),
+            id: a.source_ids[i / dim.max(1)],
+        });
+    }
+    let mut unit = vec![0.0; raw.len()];
+    let mut nonzero = vec![false; a.nodes()];
+    normalize_rows(raw, dim, &mut unit, &mut nonzero);
+    if let Some(i) = nonzero.iter().position(|&nz| !nz) {
+        return Err(BundleError::ZeroHap {
+            layer: a.layer.clone(),
+            id: a.source_ids[i],
+        });
+    }
+    Library::from_parts(dim, a.theta, unit, a.source_ids.clone()).map_err(layer_err(&a.layer))
+}
+
 impl PageModel {
-    /// Builds the layers from each library's node HAPs as computed (not yet unit length):
-    /// `rows[l]` holds `nodes_l × dim_l` values in the library's node order — what
-    /// [`super::passes::PassPlan::node_rows`] gathers, and what the page keeps between visits. Checked: one entry per
-    /// layer, the lengths, and every row finite and not all zero. Ignored (may be empty) for a
-    /// bundle whose libraries store their vectors.
+    /// Builds the layers: a library that stores its node vectors from them, every other from
+    /// its node HAPs as computed (not yet unit length), in `rows`, one entry per such library
+    /// in bundle order with `nodes × dim` values in its node order — what
+    /// [`super::passes::PassPlan::node_rows`] gathers, and what the page keeps between
+    /// visits. Checked: the number of entries, their lengths, and every row finite and not
+    /// all zero.
     pub fn from_node_rows(bundle: &Bundle, rows: &[Vec<f32>]) -> Result<Self, BundleError> {
-        let layers = if bundle.stores_vectors() {
-            bundle
-                .libraries
-                .iter()
-                .map(|a| {
-                    let library = a
-                        .library()
-                        .ok_or_else(|| BundleError::NoVectors {
-                            layer: a.layer.clone(),
-                        })?
-                        .map_err(layer_err(&a.layer))?;
-                    Ok(PageLayer {
-                        name: a.layer.clone(),
-                        library,
-                        links: a.links.clone(),
-                    })
-                })
-                .collect::<Result<_, BundleError>>()?
-        } else {
-            if rows.len() != bundle.libraries.len() {
-                return Err(BundleError::LayerCount {
-                    got: rows.len(),
-                    expected: bundle.libraries.len(),
-                });
-            }
-            let mut layers = Vec::with_capacity(rows.len());
-            for (a, raw) in bundle.libraries.iter().zip(rows) {
-                let dim = a.dim;
-                if raw.len() != a.nodes() * dim {
-                    return Err(BundleError::HapLength {
-                        layer: a.layer.clone(),
-                        got: raw.len(),
-                        rows: a.nodes(),
-                        dim,
-                    });
-                }
-                if let Some(i) = raw.iter().position(|v| !v.is_finite()) {
-                    return Err(BundleError::NonFiniteHap {
-                        layer: a.layer.clone(),
-                        id: a.source_ids[i / dim.max(1)],
-                    });
-                }
-                let mut unit = vec![0.0; raw.len()];
-                let mut nonzero = vec![false; a.nodes()];
-                normalize_rows(raw, dim, &mut unit, &mut nonzero);
-                if let Some(i) = nonzero.iter().position(|&nz| !nz) {
-                    return Err(BundleError::ZeroHap {
-                        layer: a.layer.clone(),
-                        id: a.source_ids[i],
-                    });
-                }
-                let library = Library::from_parts(dim, a.theta, unit, a.source_ids.clone())
-                    .map_err(layer_err(&a.layer))?;
-                layers.push(PageLayer {
-                    name: a.layer.clone(),
-                    library,
-                    links: a.links.clone(),
-                });
-            }
-            layers
-        };
+        let computed = bundle
+            .libraries
+            .iter()
+            .filter(|a| a.vectors.is_none())
+            .count();
+        if rows.len() != computed {
+            return Err(BundleError::LayerCount {
+                got: rows.len(),
+                expected: computed,
+            });
+        }
+        let mut rows = rows.iter();
+        let mut layers = Vec::with_capacity(bundle.libraries.len());
+        for a in &bundle.libraries {
+            let library = match a.library() {
+                Some(stored) => stored.map_err(layer_err(&a.layer))?,
+                // Counted above: one entry of `rows` per library without vectors.
+                None => unit_library(a, rows.next().expect("counted"))?,
+            };
+            layers.push(PageLayer {
+                name: a.layer.clone(),
+                library,
+                links: a.links.clone(),
+            });
+        }
         let detectors = detectors_of(bundle, &layers)?;
         Ok(PageModel {
             layers,
@@ -409,6 +406,44 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!("layer A: exemplar {first} has an all-zero HAP")
+        );
+    }
+
+    /// A library that stores its node vectors takes no entry of the rows: the other
+    /// libraries' rows, in order, make the model that all rows computed make.
+    #[test]
+    fn stored_vectors_take_the_place_of_their_rows() {
+        let rows = rows_of(&bundle(), &good_haps());
+        let all = PageModel::from_node_rows(&bundle(), &rows).unwrap();
+        let mut b = bundle();
+        b.libraries[1].vectors = Some(all.layers[1].library.vectors().to_vec());
+        let model = PageModel::from_node_rows(&b, &rows[..1]).unwrap();
+        for (got, want) in model.layers.iter().zip(&all.layers) {
+            assert_eq!(
+                got.library.vectors(),
+                want.library.vectors(),
+                "{}",
+                want.name
+            );
+            assert_eq!(got.library.source_ids(), want.library.source_ids());
+        }
+        let e = PageModel::from_node_rows(&b, &rows).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::LayerCount {
+                    got: 2,
+                    expected: 1
+                }
+            ),
+            "{e:?}"
+        );
+        // Every library stored: no rows at all.
+        b.libraries[0].vectors = Some(all.layers[0].library.vectors().to_vec());
+        let model = PageModel::from_node_rows(&b, &[]).unwrap();
+        assert_eq!(
+            model.layers[0].library.vectors(),
+            all.layers[0].library.vectors()
         );
     }
 

@@ -2,12 +2,18 @@
 //! each one's forward pass must go.
 //!
 //! A library node *is* an exemplar (docs/method.md), so a load recomputes only the HAPs of
-//! each library's own nodes — not every layer of every exemplar. In the MNIST bundle that is
-//! 6.2 million values instead of 19.3 million (CN1's 11,520-long HAPs are needed for its 259
-//! nodes, not for all 1,268 exemplars), and the 82 exemplars that are nodes of CN1 only stop
-//! after conv1. The passes split into interleaved shares, so the page's workers each get a
-//! like mix of shallow and deep passes; [`PassPlan::node_rows`] puts the shares' rows back
-//! in each library's node order.
+//! each library's own nodes — not every layer of every exemplar (CN1's 11,520-long HAPs are
+//! needed for its 259 nodes, not for all 1,268 exemplars), and an exemplar's pass stops after
+//! the deepest layer it is a node of.
+//!
+//! A library that stores its node vectors needs no passes: the plan leaves it out, and its
+//! layers are the other libraries, in order. The MNIST bundle's FC1 and FC2 do (0.8 MB
+//! gzipped): its load passes 1,029 exemplars, 82 of them through conv1 only and none beyond
+//! conv2, where storing none passed 1,268, 553 of them through the whole network.
+//!
+//! The passes split into interleaved shares, so the page's workers each get a like mix of
+//! shallow and deep passes; [`PassPlan::node_rows`] puts the shares' rows back in each
+//! library's node order.
 
 use burn::prelude::*;
 use hapscope_core::artifact::LibraryArtifact;
@@ -36,26 +42,28 @@ struct Pass {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PassPlan {
     passes: Vec<Pass>,
-    /// Per bundle layer, its name.
+    /// Per plan layer, its name.
     names: Vec<String>,
-    /// Per bundle layer, its network tap.
+    /// Per plan layer, its network tap.
     taps: Vec<usize>,
-    /// Per bundle layer, its HAP length.
+    /// Per plan layer, its HAP length.
     dims: Vec<usize>,
-    /// Per bundle layer, the row of each node's exemplar, in node order.
+    /// Per plan layer, the row of each node's exemplar, in node order.
     node_rows: Vec<Vec<usize>>,
 }
 
 impl PassPlan {
     /// The plan for exemplars `ids` (the manifest's `exemplar_ids`, increasing) and
-    /// `libraries` (in `manifest.layers` order) on a network with taps `tap_names`. Fails
-    /// when a layer is not a tap, a node is not among the exemplars, or there are more than
-    /// 64 layers.
+    /// `libraries` (in `manifest.layers` order) on a network with taps `tap_names`: its
+    /// layers are the libraries without stored vectors. Fails when one of those is not a
+    /// tap, a node of one is not among the exemplars, or there are more than 64 of them.
     pub fn new(
         ids: &[u32],
         libraries: &[LibraryArtifact],
         tap_names: &[&str],
     ) -> Result<Self, BundleError> {
+        let libraries: Vec<&LibraryArtifact> =
+            libraries.iter().filter(|a| a.vectors.is_none()).collect();
         let names: Vec<String> = libraries.iter().map(|a| a.layer.clone()).collect();
         let no_tap = || BundleError::NoTap {
             layers: names.clone(),
@@ -118,7 +126,7 @@ impl PassPlan {
         )
     }
 
-    /// How many layers (libraries) the plan serves.
+    /// How many layers (libraries without stored vectors) the plan serves.
     pub fn layers(&self) -> usize {
         self.taps.len()
     }
@@ -145,7 +153,7 @@ impl PassPlan {
     }
 
     /// The forward passes of share `part` of `parts`, `PASS_BATCH` exemplars of one depth at
-    /// a time: per batch, per bundle layer, the taps of the batch's nodes of that layer
+    /// a time: per batch, per plan layer, the taps of the batch's nodes of that layer
     /// (`None` when it has none), still on `device`, for the caller to read — synchronously
     /// natively, asynchronously in the page.
     pub fn share_taps<'a>(
@@ -194,7 +202,7 @@ impl PassPlan {
         })
     }
 
-    /// [`PassPlan::share_taps`] read back to the host: per bundle layer, the HAPs of the
+    /// [`PassPlan::share_taps`] read back to the host: per plan layer, the HAPs of the
     /// share's nodes of it, in the share's order (what one page worker hands over).
     pub fn share_haps(
         &self,
@@ -221,7 +229,7 @@ impl PassPlan {
         out
     }
 
-    /// Each library's node HAPs in node order (`nodes_l × dim_l` values per layer, the input
+    /// Each plan layer's node HAPs in node order (`nodes_l × dim_l` values per layer, the input
     /// of [`super::model::PageModel::from_node_rows`]) from the shares' HAPs: `shares[k]` is
     /// share `k` of `shares.len()` as [`PassPlan::share_haps`] computes it. Fails, naming
     /// the layer, when a share has the wrong number of layers or values.
@@ -378,17 +386,50 @@ mod tests {
                 .map(|k| plan.share_haps(&net, &bytes, [1, 28, 28], k, parts, &device))
                 .collect();
             let rows = plan.node_rows(&shares).unwrap();
-            for (l, (got, want)) in rows.iter().zip(&expected).enumerate() {
-                assert_eq!(got.len(), want.len(), "{parts} shares, layer {l}");
-                // Bit for bit on x86-64 here; a batch of another size may take another kernel.
-                for (a, b) in got.iter().zip(want) {
-                    assert!(
-                        (a - b).abs() <= 1e-5 * b.abs().max(1.0),
-                        "{parts} shares, layer {l}: {a} vs {b}"
-                    );
-                }
+            assert_same_haps(&rows, &expected, &format!("{parts} shares"));
+        }
+    }
+
+    /// Each layer of `got` holds `want`'s values: bit for bit on x86-64 here, but a batch of
+    /// another size may take another kernel.
+    fn assert_same_haps(got: &[Vec<f32>], want: &[Vec<f32>], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: layers");
+        for (l, (got, want)) in got.iter().zip(want).enumerate() {
+            assert_eq!(got.len(), want.len(), "{what}, layer {l}");
+            for (a, b) in got.iter().zip(want) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "{what}, layer {l}: {a} vs {b}"
+                );
             }
         }
+    }
+
+    /// Libraries that store their node vectors are not in the plan: its layers are the
+    /// others, and an exemplar that is a node of stored libraries only is not passed.
+    #[test]
+    fn libraries_with_stored_vectors_need_no_passes() {
+        let device = Device::flex();
+        let net = Network::LeNet(LeNet::new(&device));
+        let (ids, bytes) = exemplars();
+        let mut libs = libraries();
+        for a in &mut libs[2..] {
+            a.vectors = Some(vec![0.5; a.nodes() * a.dim]);
+        }
+        let plan = PassPlan::new(&ids, &libs, net.tap_names()).unwrap();
+        assert_eq!(plan.layers(), 2);
+        // CN1's and CN2's nodes, none passed beyond CN2 (tap 1).
+        let used = (0..N).filter(|&r| r % 2 == 0 || r % 3 == 1).count();
+        assert_eq!(plan.passes(), used);
+        assert_eq!(plan.passes_by_depth().len(), 2);
+        let all = PassPlan::new(&ids, &libraries(), net.tap_names()).unwrap();
+        let full = all
+            .node_rows(&[all.share_haps(&net, &bytes, [1, 28, 28], 0, 1, &device)])
+            .unwrap();
+        let rows = plan
+            .node_rows(&[plan.share_haps(&net, &bytes, [1, 28, 28], 0, 1, &device)])
+            .unwrap();
+        assert_same_haps(&rows, &full[..2], "CN1 and CN2 alone");
     }
 
     #[test]

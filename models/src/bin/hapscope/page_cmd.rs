@@ -55,7 +55,10 @@ pub fn page(args: &PageArgs) -> Result<()> {
         thetas: args.thetas.clone(),
         top_a: 3,
         classes: digit_classes(),
-        vectors: false,
+        // The fully connected layers' node vectors ship (0.8 MB gzipped): the page then
+        // passes 1,029 of the 1,268 exemplars through the convolutions only, where 553 went
+        // through the whole network (BENCHMARKS.md, 2026-12-05).
+        vectors: LENET_TAPS.iter().map(|t| t.starts_with("FC")).collect(),
         holdout_every: every,
         false_positive_rate: args.fpr,
         channels: LENET_TAP_CHANNELS.to_vec(),
@@ -102,7 +105,7 @@ pub fn page_cifar(args: &PageCifarArgs) -> Result<()> {
         thetas: args.thetas.clone(),
         top_a: 8,
         classes: CIFAR_CLASSES.iter().map(|s| s.to_string()).collect(),
-        vectors: false,
+        vectors: vec![false; layers.len()],
         holdout_every: 0,
         false_positive_rate: args.fpr,
         channels: RESNET_TAP_CHANNELS[1..].to_vec(),
