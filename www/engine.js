@@ -24,6 +24,31 @@ export class Engine {
     this.fallback = null;
     this.switching = null; // the move to the CPU, while it runs
     this.onchange = () => {};
+    // Whether the page compiled the first answer's forward pass for the worker (`warmUp`).
+    this.warming = Promise.resolve(false);
+  }
+
+  /**
+   * Runs the wasm's `warmUp` here once — the first answer's forward pass on an untrained
+   * LeNet — while the worker loads: V8 compiles a wasm function at its first call once for
+   * every instance of a module, and the worker has this module, so its first answer finds
+   * the pass compiled (≈ 40 ms of a return visit's first answer; BENCHMARKS.md). The CPU
+   * engine and the LeNet only (ResNet44's pass would hold the page for longer than the
+   * compiling it saves). Best effort: `warming` resolves to whether it ran.
+   */
+  warmUp(engine, module) {
+    if (engine !== 'pkg' || this.model !== 'model' || !module || this.warmStarted) return;
+    this.warmStarted = true;
+    this.warming = import(new URL(`./${engine}/hapscope_web.js`, import.meta.url))
+      .then(async ({ default: init, warmUp }) => {
+        await init({ module_or_path: module });
+        await warmUp('lenet');
+        return true;
+      })
+      .catch((err) => {
+        console.warn(`hapscope: no warm-up (${err.message})`);
+        return false;
+      });
   }
 
   /** The engine's wasm, compiled here while it downloads (and while the worker starts and
@@ -61,6 +86,7 @@ export class Engine {
       }
     };
     const module = await compiling;
+    this.warmUp(engine, module);
     // The WebGPU engine is asked for "auto": without an adapter it answers on its CPU, saying why.
     const wants = engine === 'pkg-webgpu' ? 'auto' : backend;
     this.info = await this.rpc.call('load', { backend: wants, model: this.model, module });

@@ -115,6 +115,8 @@ window.hapscope = {
     const [files, libraries] = await Promise.all([offline, engine.rpc.call('kept')]);
     return { files, libraries };
   },
+  /** Resolves to whether the page ran the wasm's warm-up for the worker (engine.js). */
+  warmedUp: () => engine.warming,
   /** Test hook: destroys the worker's WebGPU device, as a driver reset would (0 on the CPU). */
   async simulateDeviceLoss() {
     await ready;

@@ -10,6 +10,8 @@ const BUILD = 'unbuilt';
 const FILES = [];
 
 const CACHE = `hapscope-${BUILD}`;
+// This build's cache, opened by the first request this worker serves.
+let opened = null;
 const LAZY = /\/(model-cifar|pkg-webgpu)\//;
 
 self.addEventListener('install', (event) => {
@@ -30,9 +32,14 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(req.url);
   if (req.method !== 'GET' || url.origin !== self.location.origin) return;
   event.respondWith((async () => {
-    const cache = await caches.open(CACHE);
-    // `?backend=cpu`, `?model=cifar`: the same files.
-    const hit = await cache.match(req, { ignoreSearch: true });
+    opened ??= caches.open(CACHE).catch((err) => {
+      opened = null; // tried again by the next request
+      throw err;
+    });
+    const cache = await opened;
+    // `?backend=cpu`, `?model=cifar`: the same files. Looked up by the URL without its query
+    // rather than with `ignoreSearch`, which compares the request with every entry.
+    const hit = await cache.match(url.origin + url.pathname);
     if (hit) return hit;
     const res = await fetch(req);
     if (res.ok && LAZY.test(url.pathname)) {

@@ -54,6 +54,29 @@ impl Network {
         })
     }
 
+    /// The network called `name` ([`LENET`] or [`RESNET44`]) untrained on `device` — the
+    /// LeNet zeroed, ResNet44 freshly initialized: the same code as a trained one, to
+    /// exercise it.
+    pub fn untrained(name: &str, device: &Device) -> Result<Self, NetError> {
+        Ok(match name {
+            LENET => Network::LeNet(LeNet::zeroed(device)),
+            RESNET44 => Network::ResNet44(ResNet44::new(device)),
+            other => {
+                return Err(NetError::UnknownNetwork {
+                    name: other.to_string(),
+                });
+            }
+        })
+    }
+
+    /// The `[channels, height, width]` of one input.
+    pub fn input_shape(&self) -> [usize; 3] {
+        match self {
+            Network::LeNet(_) => [1, 28, 28],
+            Network::ResNet44(_) => [3, 32, 32],
+        }
+    }
+
     /// Its name: [`LENET`] or [`RESNET44`].
     pub fn name(&self) -> &'static str {
         match self {
@@ -160,6 +183,25 @@ mod tests {
     }
 
     #[test]
+    fn input_shapes_are_the_bundles_and_unknown_names_are_refused() {
+        let device = Device::flex();
+        let lenet = Network::untrained(LENET, &device).unwrap();
+        assert_eq!(lenet.name(), LENET);
+        assert_eq!(lenet.input_shape(), crate::page::manifest::MNIST_INPUT);
+        // Zeroed: every tap of any input is zero.
+        let x = Tensor::<4>::ones([1, 1, 28, 28], &device);
+        for (tap, t) in lenet.forward_taps(x).layers {
+            assert!(values(t).iter().all(|&v| v == 0.0), "{tap}");
+        }
+        // CIFAR-10's images (data::cifar).
+        let resnet = Network::untrained(RESNET44, &device).unwrap();
+        assert_eq!(resnet.name(), RESNET44);
+        assert_eq!(resnet.input_shape(), [3, 32, 32]);
+        let e = Network::untrained("alexnet", &device).unwrap_err();
+        assert!(matches!(e, NetError::UnknownNetwork { .. }), "{e:?}");
+    }
+
+    #[test]
     fn one_network_for_every_forward_pass() {
         let device = Device::flex();
         let bytes = lenet_to_bytes(&LeNet::new(&device)).unwrap();
@@ -178,16 +220,17 @@ mod tests {
     }
 
     /// A pass stopped after tap `last` gives the first `last + 1` taps of the whole pass,
-    /// the same values, for both networks.
+    /// the same values, for both networks (randomly initialized).
     #[test]
     fn a_pass_stops_after_the_tap_asked_for() {
         let device = Device::flex();
         let nets = [
-            (Network::LeNet(LeNet::new(&device)), [1, 28, 28]),
-            (Network::ResNet44(ResNet44::new(&device)), [3, 32, 32]),
+            Network::LeNet(LeNet::new(&device)),
+            Network::ResNet44(ResNet44::new(&device)),
         ];
-        for (net, [c, h, w]) in nets {
+        for net in nets {
             let name = net.name();
+            let [c, h, w] = net.input_shape();
             let x = Tensor::<4>::random(
                 [2, c, h, w],
                 burn::tensor::Distribution::Uniform(0.0, 1.0),

@@ -188,6 +188,8 @@ await check('the default page runs the CPU engine and never downloads the WebGPU
   assert.equal(info.fallback ?? null, null);
   assert.ok(mine.some((r) => r.url.endsWith('/pkg/hapscope_web_bg.wasm')), 'the CPU engine was not loaded');
   assert.deepEqual(mine.filter((r) => r.url.includes('/pkg-webgpu/')).map((r) => r.url), []);
+  // The page ran the first answer's forward pass for the worker (engine.js's warm-up).
+  assert.equal(await page.evaluate(() => window.hapscope.warmedUp()), true);
   // The badge offers WebGPU (this browser has an adapter) by a link to the WebGPU engine.
   assert.match(await page.locator('#backend a').getAttribute('href'), /backend=webgpu/);
   requests.push(...mine);

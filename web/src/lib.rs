@@ -19,7 +19,7 @@ mod session;
 
 use wasm_bindgen::prelude::*;
 
-pub use session::{Hapscope, MAX_STEPS, exemplar_haps, node_haps};
+pub use session::{Hapscope, MAX_STEPS, exemplar_haps, node_haps, warm_up};
 
 /// Installs the panic hook that reports Rust panics on the console.
 #[wasm_bindgen(start)]

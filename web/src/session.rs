@@ -219,41 +219,73 @@ async fn read(t: Tensor<2>) -> Result<Vec<f32>, JsValue> {
         .map_err(|e| js_err(format!("reading a tensor from the device: {e:?}")))
 }
 
-impl State {
-    /// Forward pass of one image with the bundle's taps, read back to the host; with the
-    /// logits, and feature squeezing's score when the bundle has detectors (NaN otherwise).
-    async fn taps(&self, px: &[f32]) -> Result<(HostTaps, f64), JsValue> {
-        let [c, h, w] = self.input;
-        let x = Tensor::<4>::from_data(TensorData::new(px.to_vec(), [1, c, h, w]), &self.device);
-        let layers: Vec<&str> = self.layers.iter().map(String::as_str).collect();
-        let taps = self.net.forward_layers(x.clone(), &layers);
-        let mut layers = Vec::with_capacity(taps.layers.len());
-        for (name, t) in taps.layers {
-            let [_, dim] = t.dims();
-            layers.push((name, dim, read(t).await?));
+/// Forward pass of one image `px` (of shape `input`) through `net` on `device`, with the
+/// taps named in `layers`, read back to the host; with the logits, and feature squeezing's
+/// score at `squeeze_bits` (NaN without): the first step of `analyze`.
+async fn host_taps(
+    net: &Network,
+    device: &Device,
+    input: [usize; 3],
+    layers: &[String],
+    squeeze_bits: Option<u32>,
+    px: &[f32],
+) -> Result<(HostTaps, f64), JsValue> {
+    let [c, h, w] = input;
+    let x = Tensor::<4>::from_data(TensorData::new(px.to_vec(), [1, c, h, w]), device);
+    let layers: Vec<&str> = layers.iter().map(String::as_str).collect();
+    let taps = net.forward_layers(x.clone(), &layers);
+    let mut layers = Vec::with_capacity(taps.layers.len());
+    for (name, t) in taps.layers {
+        let [_, dim] = t.dims();
+        layers.push((name, dim, read(t).await?));
+    }
+    // The network's answer from its logits, by the same function as natively.
+    let [_, classes] = taps.logits.dims();
+    let logits = read(taps.logits).await?;
+    let answers = answers_from_logits(&logits, classes);
+    let squeeze = match squeeze_bits {
+        Some(bits) => {
+            // Both squeezed copies in one forward pass, squeezed on the device.
+            let both = Tensor::cat(squeezed_tensor(x, bits).to_vec(), 0);
+            let out = read(net.forward(both)).await?;
+            let copies: Vec<Vec<f32>> = out.chunks(classes).map(<[f32]>::to_vec).collect();
+            squeeze_scores(&logits, &copies, classes)[0]
         }
-        // The network's answer from its logits, by the same function as natively.
-        let [_, classes] = taps.logits.dims();
-        let logits = read(taps.logits).await?;
-        let answers = answers_from_logits(&logits, classes);
-        let squeeze = match &self.model.detectors {
-            Some(d) => {
-                // Both squeezed copies in one forward pass, squeezed on the device.
-                let both = Tensor::cat(squeezed_tensor(x, d.squeeze_bits).to_vec(), 0);
-                let out = read(self.net.forward(both)).await?;
-                let copies: Vec<Vec<f32>> = out.chunks(classes).map(<[f32]>::to_vec).collect();
-                squeeze_scores(&logits, &copies, classes)[0]
-            }
-            None => f64::NAN,
-        };
-        Ok((
-            HostTaps {
-                layers,
-                answers,
-                logits,
-            },
-            squeeze,
-        ))
+        None => f64::NAN,
+    };
+    Ok((
+        HostTaps {
+            layers,
+            answers,
+            logits,
+        },
+        squeeze,
+    ))
+}
+
+/// Runs the first step of `analyze` ([`host_taps`]: every tap, the squeezed pair) once on an
+/// untrained `network` (`lenet` or `resnet44`) on the CPU, and throws the result away. For the
+/// page's main thread while its worker loads: V8 compiles a wasm function at its first call,
+/// once for every instance of the module — the worker's too, which the page hands the same
+/// compiled module — so the worker's first answer does not wait for the forward pass's
+/// compilation (≈ 40 ms of a return visit's first answer, BENCHMARKS.md).
+#[wasm_bindgen(js_name = warmUp)]
+pub async fn warm_up(network: String) -> Result<(), JsValue> {
+    let device = Device::flex();
+    let net = Network::untrained(&network, &device).map_err(js_err)?;
+    let input = net.input_shape();
+    let layers: Vec<String> = net.tap_names().iter().map(|t| t.to_string()).collect();
+    let px = vec![0.5; input.iter().product()];
+    host_taps(&net, &device, input, &layers, Some(1), &px).await?;
+    Ok(())
+}
+
+impl State {
+    /// Forward pass of one image with the bundle's taps ([`host_taps`]), feature squeezing
+    /// at the bit depth of its detectors.
+    async fn taps(&self, px: &[f32]) -> Result<(HostTaps, f64), JsValue> {
+        let bits = self.model.detectors.as_ref().map(|d| d.squeeze_bits);
+        host_taps(&self.net, &self.device, self.input, &self.layers, bits, px).await
     }
 
     async fn analysis(&self, px: &[f32]) -> Result<(Analysis, Timings), JsValue> {

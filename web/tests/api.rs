@@ -19,7 +19,7 @@ use hapscope_models::page::manifest::{
 };
 use hapscope_models::page::model::exemplar_pixels;
 use hapscope_models::weights::lenet_from_bytes;
-use hapscope_web::{Hapscope, node_haps};
+use hapscope_web::{Hapscope, node_haps, warm_up};
 use js_sys::{Array, Float32Array, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -572,4 +572,18 @@ async fn digests_from_the_worker_are_checked_like_the_files() {
     assert!(e.contains("CN1.haplib") && e.contains("SHA-256"), "{e}");
     // Fewer digests than files: the rest are hashed in wasm.
     with(hex[..1].to_vec()).await.unwrap();
+}
+
+/// The page's warm-up runs the first answer's forward pass on both networks and refuses an
+/// unknown one by name.
+#[wasm_bindgen_test]
+async fn the_warm_up_runs_both_networks_and_names_an_unknown_one() {
+    for network in ["lenet", "resnet44"] {
+        warm_up(network.into())
+            .await
+            .unwrap_or_else(|e| panic!("{network}: {e:?}"));
+    }
+    let err = warm_up("alexnet".into()).await.unwrap_err();
+    let msg: String = js_sys::Error::from(err).message().into();
+    assert!(msg.contains("unknown network 'alexnet'"), "{msg}");
 }

@@ -61,8 +61,22 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
 
 pub type Result<T = ()> = std::result::Result<T, String>;
 
+/// The repository this run works on: the parent of xtask's directory as `cargo xtask` gives
+/// it when it starts the binary, not as compiled in. Clones that share one target directory
+/// (the README's advice) share this binary, and cargo does not rebuild it for another clone
+/// whose sources are older (the path is not part of its fingerprint): the compiled-in path
+/// would build, serve and test the other clone's tree.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    root_from(env::var_os("CARGO_MANIFEST_DIR"))
+}
+
+/// [`root`] from the run's `CARGO_MANIFEST_DIR`; the compiled-in one where it is unset (the
+/// binary started by hand).
+fn root_from(manifest_dir: Option<std::ffi::OsString>) -> PathBuf {
+    manifest_dir
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 pub fn target_dir() -> PathBuf {
@@ -344,5 +358,22 @@ fn main() -> ExitCode {
             eprintln!("xtask: error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_is_the_running_clones_not_the_compiled_in_one() {
+        let other = PathBuf::from("/elsewhere/clone/xtask");
+        assert_eq!(
+            root_from(Some(other.clone().into_os_string())),
+            other.join("..")
+        );
+        let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        assert_eq!(root_from(None), built);
+        assert_eq!(root_from(Some("".into())), built);
     }
 }

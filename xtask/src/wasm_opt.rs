@@ -10,6 +10,28 @@ use crate::Result;
 use crate::background::Background;
 use crate::dist::io;
 
+/// wasm-opt's passes and the wasm features the engines use.
+///
+/// `--one-caller-inline-max-function-size 1000`: a function with one caller is inlined into
+/// it only up to 1,000 expressions (binaryen's default: no limit). V8 compiles a wasm
+/// function when it is first called, and optimises it in the background once it is hot —
+/// whole. Without the limit burn's dtype conversion (`TensorData::try_cast`, called for
+/// every tensor built from data) took in its two single-caller halves, casts between every
+/// pair of dtypes that our f32 tensors never take (125 and 79 kB apart): one 220 kB function,
+/// compiled on every visit before the first answer (≈ 23 ms in a trace) and optimised for
+/// hundreds of milliseconds of a cold visit's CPU. Side by side, 8 rounds (BENCHMARKS.md):
+/// first answer cold 1,429 → 1,289 ms, return 495 → 466 ms (medians).
+const PASSES: [&str; 8] = [
+    "-O3",
+    "--one-caller-inline-max-function-size",
+    "1000",
+    "--enable-simd",
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+];
+
 /// One wasm-opt of a file in place: [`WasmOpt::start`], then [`WasmOpt::finish`].
 pub struct WasmOpt {
     /// The file optimised in place.
@@ -24,7 +46,7 @@ pub struct WasmOpt {
 
 impl WasmOpt {
     /// Starts optimising `wasm` (binaryen from npm: Debian's is too old and breaks the module)
-    /// unless an earlier run left the result for the same bytes. `HAPSCOPE_NO_WASM_OPT=1`
+    /// unless an earlier run left the result for the same bytes and [`PASSES`]. `HAPSCOPE_NO_WASM_OPT=1`
     /// skips it while iterating (the page works either way, only larger and slower).
     pub fn start(wasm: &Path) -> Result<Self> {
         let mut job = WasmOpt {
@@ -39,6 +61,7 @@ impl WasmOpt {
         let bytes = fs::read(wasm).map_err(io(wasm))?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         bytes.hash(&mut h);
+        PASSES.hash(&mut h);
         let key = format!("{:016x}-{}", h.finish(), bytes.len());
         let dir = crate::target_dir().join("wasm-opt");
         let cached = dir.join(format!("{key}.wasm"));
@@ -52,19 +75,12 @@ impl WasmOpt {
         let tmp = dir.join(format!("{key}.tmp"));
         let log = dir.join(format!("{key}.log"));
         let (wasm_arg, tmp_arg) = (utf8(wasm)?, utf8(&tmp)?);
-        let args = [
+        let mut args = vec![
             "--max-old-space-size=8000",
             "node_modules/binaryen/bin/wasm-opt",
-            "-O3",
-            "--enable-simd",
-            "--enable-bulk-memory",
-            "--enable-nontrapping-float-to-int",
-            "--enable-sign-ext",
-            "--enable-mutable-globals",
-            wasm_arg,
-            "-o",
-            tmp_arg,
         ];
+        args.extend(PASSES);
+        args.extend([wasm_arg, "-o", tmp_arg]);
         let what = format!("wasm-opt of {}", wasm.display());
         job.running = Some((Background::start(&what, "node", &args, false, log)?, tmp));
         job.cached = Some(cached);

@@ -47,6 +47,27 @@ impl LeNet {
         }
     }
 
+    /// The network with every weight and bias zero, on `device`: the same computation as
+    /// a trained one without drawing 431k random numbers (the page's warm-up).
+    pub fn zeroed(device: &Device) -> Self {
+        let zeros = burn::nn::Initializer::Zeros;
+        LeNet {
+            conv1: Conv2dConfig::new([1, 20], [5, 5])
+                .with_initializer(zeros.clone())
+                .init(device),
+            conv2: Conv2dConfig::new([20, 50], [5, 5])
+                .with_initializer(zeros.clone())
+                .init(device),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            fc1: LinearConfig::new(800, 500)
+                .with_initializer(zeros.clone())
+                .init(device),
+            fc2: LinearConfig::new(500, 10)
+                .with_initializer(zeros)
+                .init(device),
+        }
+    }
+
     /// Logits `[b, 10]` for pixels `[b, 1, 28, 28]` in [0, 1].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.forward_taps(x).logits
