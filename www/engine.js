@@ -25,6 +25,7 @@ export class Engine {
     this.switching = null; // the move to the CPU, while it runs
     this.onchange = () => {};
     // Whether the page compiled the first answer's forward pass for the worker (`warmUp`).
+    this.warmStarted = false;
     this.warming = Promise.resolve(false);
   }
 
