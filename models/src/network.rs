@@ -7,6 +7,7 @@ use burn::prelude::*;
 
 use crate::nets::lenet::{LENET_TAPS, LeNet};
 use crate::nets::resnet44::{RESNET_TAPS, ResNet44};
+use crate::page::manifest::MNIST_INPUT;
 use crate::taps::Taps;
 use crate::weights::{WeightsError, lenet_from_bytes, resnet44_from_bytes};
 
@@ -72,7 +73,7 @@ impl Network {
     /// The `[channels, height, width]` of one input.
     pub fn input_shape(&self) -> [usize; 3] {
         match self {
-            Network::LeNet(_) => [1, 28, 28],
+            Network::LeNet(_) => MNIST_INPUT,
             Network::ResNet44(_) => [3, 32, 32],
         }
     }
@@ -187,7 +188,7 @@ mod tests {
         let device = Device::flex();
         let lenet = Network::untrained(LENET, &device).unwrap();
         assert_eq!(lenet.name(), LENET);
-        assert_eq!(lenet.input_shape(), crate::page::manifest::MNIST_INPUT);
+        assert_eq!(lenet.input_shape(), MNIST_INPUT);
         // Zeroed: every tap of any input is zero.
         let x = Tensor::<4>::ones([1, 1, 28, 28], &device);
         for (tap, t) in lenet.forward_taps(x).layers {

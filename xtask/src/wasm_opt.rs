@@ -46,8 +46,9 @@ pub struct WasmOpt {
 
 impl WasmOpt {
     /// Starts optimising `wasm` (binaryen from npm: Debian's is too old and breaks the module)
-    /// unless an earlier run left the result for the same bytes and [`PASSES`]. `HAPSCOPE_NO_WASM_OPT=1`
-    /// skips it while iterating (the page works either way, only larger and slower).
+    /// unless an earlier run left the result for the same bytes and [`PASSES`].
+    /// `HAPSCOPE_NO_WASM_OPT=1` skips it while iterating (the page works either way, only
+    /// larger and slower).
     pub fn start(wasm: &Path) -> Result<Self> {
         let mut job = WasmOpt {
             wasm: wasm.to_path_buf(),
