@@ -1,7 +1,9 @@
-// What a first visit computed, kept for the next: the libraries' node HAPs in IndexedDB, one
-// entry per bundle of this build of the page (its wasm computed them), read as the worker
-// starts — before the bundle's manifest arrives — and used only if the manifest is the one
-// they were computed from (its SHA-256 is in the entry).
+// What a first visit computed, kept for the next: the unit node vectors of the libraries it
+// computed from the exemplars ("rows"), in IndexedDB, one entry per bundle of this build of
+// the page (its wasm computed them), read as the worker starts — before the bundle's manifest
+// arrives — and used only if the manifest is the one they were computed from (its SHA-256 is
+// in the entry). A return visit takes them as a bundle's stored vectors: no exemplar passes,
+// no normalisation.
 //
 // The rows are one Blob (all layers, in order) beside their lengths and XXH64 checksum: a Blob
 // comes back from IndexedDB as a reference and is read off the thread, about twice as fast

@@ -41,9 +41,11 @@ struct State {
     layers: Vec<String>,
     network: String,
     classes: Vec<String>,
-    /// The libraries' node HAPs this load computed, until the page takes them
-    /// ([`Hapscope::take_node_rows`]) to keep for its next visit.
-    node_rows: std::cell::RefCell<Vec<Vec<f32>>>,
+    /// The layers whose libraries this load computed from the exemplars (their node vectors
+    /// are not in the bundle), until the page takes their vectors
+    /// ([`Hapscope::take_node_rows`]) to keep for its next visit; empty once taken or when
+    /// the load was given them.
+    to_keep: std::cell::RefCell<Vec<usize>>,
     /// Milliseconds of each step of the load, in order (`info().load_phases`).
     phases: Vec<(&'static str, f64)>,
 }
@@ -281,6 +283,14 @@ pub async fn warm_up(network: String) -> Result<(), JsValue> {
 }
 
 impl State {
+    /// The unit node vectors of `layers`' libraries.
+    fn vectors_of(&self, layers: &[usize]) -> Vec<&[f32]> {
+        layers
+            .iter()
+            .map(|&l| self.model.layers[l].library.vectors())
+            .collect()
+    }
+
     /// Forward pass of one image with the bundle's taps ([`host_taps`]), feature squeezing
     /// at the bit depth of its detectors.
     async fn taps(&self, px: &[f32]) -> Result<(HostTaps, f64), JsValue> {
@@ -340,8 +350,8 @@ fn bundle_from_js(
 }
 
 /// The kept rows' checksum as [`Hapscope::node_rows_checksum`] writes it.
-fn rows_checksum_hex(rows: &[Vec<f32>]) -> String {
-    let layers: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+fn rows_checksum_hex<R: AsRef<[f32]>>(rows: &[R]) -> String {
+    let layers: Vec<&[f32]> = rows.iter().map(AsRef::as_ref).collect();
     format!("{:016x}", hapscope_core::checksum::layers_checksum(&layers))
 }
 
@@ -356,6 +366,14 @@ fn check_rows_checksum(rows: &[Vec<f32>], want: Option<&str>) -> Result<(), JsVa
         )));
     }
     Ok(())
+}
+
+/// The rows a load builds its computed libraries from.
+enum Rows {
+    /// Node HAPs from the exemplar passes ([`PageModel::from_node_rows`]).
+    Computed(Vec<Vec<f32>>),
+    /// Unit node vectors an earlier load handed over ([`PageModel::from_kept_vectors`]).
+    Kept(Vec<Vec<f32>>),
 }
 
 /// Per-layer HAPs of rows `rows` of `exemplars` on the CPU, read asynchronously.
@@ -470,11 +488,11 @@ impl Hapscope {
     /// `haps`, when given, holds the shares of the exemplar passes, in order: share `k` of
     /// `haps.length` as [`node_haps`] returns it, so several workers can share the work.
     /// `detectors` is the bundle's detectors file (`manifest.detectors.file`), required when
-    /// the manifest lists one. `nodeRows`, when given, are the libraries' node HAPs a
-    /// previous load of this build computed ([`Hapscope::take_node_rows`]): no exemplar
-    /// passes at all. They are checked against `rowsChecksum` (the hex string
-    /// [`Hapscope::node_rows_checksum`] gave for them; required with them) and for lengths,
-    /// finite values and non-zero rows; damaged ones reject the load, and the page then loads
+    /// the manifest lists one. `nodeRows`, when given, are the unit node vectors of the
+    /// libraries a previous load of this build computed ([`Hapscope::take_node_rows`]): no
+    /// exemplar passes, no normalisation. They are checked against `rowsChecksum` (the hex
+    /// string [`Hapscope::node_rows_checksum`] gave for them; required with them) and for
+    /// lengths and finite values; damaged ones reject the load, and the page then loads
     /// again without them. `digests`, when given, are the files' SHA-256 (hex; weights,
     /// exemplars, libraries, detectors) computed by the browser's WebCrypto, compared with
     /// the manifest's instead of hashing in wasm.
@@ -523,12 +541,12 @@ impl Hapscope {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| js_err(format!("{what} must be Float32Arrays")))
         };
-        // Node rows that came from the page's cache are not handed back to it.
-        let (rows, computed) = match (haps, node_rows) {
+        // Node vectors that came from the page's cache are not handed back to it.
+        let rows = match (haps, node_rows) {
             (_, Some(r)) => {
-                let rows = floats(r, "nodeRows")?;
-                check_rows_checksum(&rows, rows_checksum.as_deref())?;
-                (rows, false)
+                let kept = floats(r, "nodeRows")?;
+                check_rows_checksum(&kept, rows_checksum.as_deref())?;
+                Rows::Kept(kept)
             }
             (Some(h), None) => {
                 let plan = PassPlan::for_bundle(&bundle, &net_cpu).map_err(js_err)?;
@@ -541,16 +559,28 @@ impl Hapscope {
                         floats(share, "haps")
                     })
                     .collect::<Result<Vec<_>, JsValue>>()?;
-                (plan.node_rows(&shares).map_err(js_err)?, true)
+                Rows::Computed(plan.node_rows(&shares).map_err(js_err)?)
             }
             (None, None) => {
                 let plan = PassPlan::for_bundle(&bundle, &net_cpu).map_err(js_err)?;
                 let share = share_haps(&plan, &net_cpu, &bundle.exemplars, m.input, 0, 1).await?;
-                (plan.node_rows(&[share]).map_err(js_err)?, true)
+                Rows::Computed(plan.node_rows(&[share]).map_err(js_err)?)
             }
         };
         lap("rows", &mut phases);
-        let model = PageModel::from_node_rows(&bundle, &rows).map_err(js_err)?;
+        // The raw rows go once normalised (24 MB for the MNIST page): the page keeps the
+        // unit vectors the model holds.
+        let (model, to_keep) = match rows {
+            Rows::Computed(raw) => {
+                let computed = (bundle.libraries.iter().enumerate())
+                    .filter(|(_, a)| a.vectors.is_none())
+                    .map(|(l, _)| l)
+                    .collect();
+                (PageModel::from_node_rows(&bundle, &raw), computed)
+            }
+            Rows::Kept(unit) => (PageModel::from_kept_vectors(&bundle, unit), Vec::new()),
+        };
+        let model = model.map_err(js_err)?;
         lap("model", &mut phases);
         let (kind, device, fallback) = choose(&backend).await.map_err(js_err)?;
         let net = match kind {
@@ -573,30 +603,33 @@ impl Hapscope {
             layers: layers.iter().map(|l| l.to_string()).collect(),
             network: m.network.clone(),
             classes: m.classes.clone(),
-            node_rows: std::cell::RefCell::new(if computed { rows } else { Vec::new() }),
+            to_keep: std::cell::RefCell::new(to_keep),
             phases,
         })))
     }
 
-    /// The libraries' node HAPs this load computed from the exemplars (one `Float32Array`
-    /// per library without stored vectors, nodes × dim, node order), handed over once:
-    /// empty after the first call, for a bundle whose libraries all store their vectors, and
-    /// when the load was given `nodeRows`.
+    /// The unit node vectors of the libraries this load computed from the exemplars (one
+    /// `Float32Array` per library without stored vectors, nodes × dim, node order: the next
+    /// load's `nodeRows`), handed over once: empty after the first call, for a bundle whose
+    /// libraries all store their vectors, and when the load was given `nodeRows`.
     #[wasm_bindgen(js_name = takeNodeRows)]
     pub fn take_node_rows(&self) -> Array {
-        let rows = std::mem::take(&mut *self.0.node_rows.borrow_mut());
-        rows.iter()
-            .map(|r| Float32Array::from(r.as_slice()))
+        let layers = std::mem::take(&mut *self.0.to_keep.borrow_mut());
+        self.0
+            .vectors_of(&layers)
+            .into_iter()
+            .map(Float32Array::from)
             .collect()
     }
 
-    /// The checksum of the node rows [`Hapscope::take_node_rows`] would hand over (16 hex
-    /// digits, [`hapscope_core::checksum::layers_checksum`]), kept with them and given back
-    /// to the next [`Hapscope::load`]; `undefined` once they are taken or when there are none.
+    /// The checksum of the node vectors [`Hapscope::take_node_rows`] would hand over (16
+    /// hex digits, [`hapscope_core::checksum::layers_checksum`]), kept with them and given
+    /// back to the next [`Hapscope::load`]; `undefined` once they are taken or when there
+    /// are none.
     #[wasm_bindgen(js_name = nodeRowsChecksum)]
     pub fn node_rows_checksum(&self) -> Option<String> {
-        let rows = self.0.node_rows.borrow();
-        (!rows.is_empty()).then(|| rows_checksum_hex(&rows))
+        let layers = self.0.to_keep.borrow();
+        (!layers.is_empty()).then(|| rows_checksum_hex(&self.0.vectors_of(&layers)))
     }
 
     /// The backend in use: `"webgpu"` or `"cpu"`.

@@ -119,41 +119,73 @@ pub(crate) fn layer_err(layer: &str) -> impl FnOnce(hapscope_core::Error) -> Bun
 /// Library `a` (without stored vectors) from its node HAPs `raw` as computed: `nodes × dim`
 /// values, finite, no row all zero; made unit length.
 fn unit_library(a: &LibraryArtifact, raw: &[f32]) -> Result<Library, BundleError> {
-    let dim = a.dim;
-    if raw.len() != a.nodes() * dim {
-        return Err(BundleError::HapLength {
-            layer: a.layer.clone(),
-            got: raw.len(),
-            rows: a.nodes(),
-            dim,
-        });
-    }
+    check_rows_length(a, raw)?;
     if let Some(i) = first_non_finite(raw) {
         return Err(BundleError::NonFiniteHap {
             layer: a.layer.clone(),
-            id: a.source_ids[i / dim.max(1)],
+            id: a.source_ids[i / a.dim.max(1)],
         });
     }
     let mut unit = vec![0.0; raw.len()];
     let mut nonzero = vec![false; a.nodes()];
-    normalize_rows(raw, dim, &mut unit, &mut nonzero);
+    normalize_rows(raw, a.dim, &mut unit, &mut nonzero);
     if let Some(i) = nonzero.iter().position(|&nz| !nz) {
         return Err(BundleError::ZeroHap {
             layer: a.layer.clone(),
             id: a.source_ids[i],
         });
     }
-    Library::from_parts(dim, a.theta, unit, a.source_ids.clone()).map_err(layer_err(&a.layer))
+    Library::from_parts(a.dim, a.theta, unit, a.source_ids.clone()).map_err(layer_err(&a.layer))
+}
+
+/// Library `a` (without stored vectors) from the unit node vectors an earlier load made of
+/// its node HAPs (`nodes × dim` values): taken as they are, as a library's stored vectors
+/// are ([`LibraryArtifact::library`]: lengths and finite values checked).
+fn kept_library(a: &LibraryArtifact, unit: Vec<f32>) -> Result<Library, BundleError> {
+    check_rows_length(a, &unit)?;
+    Library::from_parts(a.dim, a.theta, unit, a.source_ids.clone()).map_err(layer_err(&a.layer))
+}
+
+/// `rows` holds one row of `a.dim` values per node of `a`.
+fn check_rows_length(a: &LibraryArtifact, rows: &[f32]) -> Result<(), BundleError> {
+    if rows.len() == a.nodes() * a.dim {
+        return Ok(());
+    }
+    Err(BundleError::HapLength {
+        layer: a.layer.clone(),
+        got: rows.len(),
+        rows: a.nodes(),
+        dim: a.dim,
+    })
 }
 
 impl PageModel {
     /// Builds the layers: a library that stores its node vectors from them, every other from
     /// its node HAPs as computed (not yet unit length), in `rows`, one entry per such library
     /// in bundle order with `nodes × dim` values in its node order — what
-    /// [`super::passes::PassPlan::node_rows`] gathers, and what the page keeps between
-    /// visits. Checked: the number of entries, their lengths, and every row finite and not
-    /// all zero.
+    /// [`super::passes::PassPlan::node_rows`] gathers. Checked: the number of entries, their
+    /// lengths, and every row finite and not all zero.
     pub fn from_node_rows(bundle: &Bundle, rows: &[Vec<f32>]) -> Result<Self, BundleError> {
+        Self::with_computed(bundle, rows.iter(), |a, raw| unit_library(a, raw))
+    }
+
+    /// [`PageModel::from_node_rows`] from what it made of the rows instead: one entry per
+    /// library without stored vectors, in bundle order, its unit node vectors as the model
+    /// made of the rows holds them (`layers[l].library.vectors()`) — what the page keeps
+    /// between visits, so that a return visit takes those libraries as stored ones: no
+    /// normalisation, no second copy of 24 MB.
+    /// Checked: the number of entries, their lengths and finite values.
+    pub fn from_kept_vectors(bundle: &Bundle, vectors: Vec<Vec<f32>>) -> Result<Self, BundleError> {
+        Self::with_computed(bundle, vectors.into_iter(), kept_library)
+    }
+
+    /// The layers of `bundle`, a library without stored vectors made by `make` from the next
+    /// entry of `rows` (one per such library, counted first).
+    fn with_computed<R>(
+        bundle: &Bundle,
+        rows: impl ExactSizeIterator<Item = R>,
+        mut make: impl FnMut(&LibraryArtifact, R) -> Result<Library, BundleError>,
+    ) -> Result<Self, BundleError> {
         let computed = bundle
             .libraries
             .iter()
@@ -165,13 +197,13 @@ impl PageModel {
                 expected: computed,
             });
         }
-        let mut rows = rows.iter();
+        let mut rows = rows;
         let mut layers = Vec::with_capacity(bundle.libraries.len());
         for a in &bundle.libraries {
             let library = match a.library() {
                 Some(stored) => stored.map_err(layer_err(&a.layer))?,
                 // Counted above: one entry of `rows` per library without vectors.
-                None => unit_library(a, rows.next().expect("counted"))?,
+                None => make(a, rows.next().expect("counted"))?,
             };
             layers.push(PageLayer {
                 name: a.layer.clone(),
@@ -409,6 +441,67 @@ mod tests {
         );
     }
 
+    /// Every layer of `got` holds `want`'s library: the same vectors, bit for bit, and nodes.
+    fn assert_same_libraries(got: &PageModel, want: &PageModel) {
+        assert_eq!(got.layers.len(), want.layers.len());
+        for (got, want) in got.layers.iter().zip(&want.layers) {
+            assert_eq!(
+                got.library.vectors(),
+                want.library.vectors(),
+                "{}",
+                want.name
+            );
+            assert_eq!(got.library.source_ids(), want.library.source_ids());
+        }
+    }
+
+    /// What the page keeps between visits: the unit vectors a model made of the rows holds
+    /// rebuild that model, bit for bit, taken as they are; damaged ones are refused.
+    #[test]
+    fn kept_vectors_rebuild_the_model_the_rows_made() {
+        let mut b = bundle();
+        let rows = rows_of(&b, &good_haps());
+        let all = PageModel::from_node_rows(&b, &rows).unwrap();
+        // The second library stores its vectors: only the first is kept.
+        b.libraries[1].vectors = Some(all.layers[1].library.vectors().to_vec());
+        let kept = vec![all.layers[0].library.vectors().to_vec()];
+        let model = PageModel::from_kept_vectors(&b, kept.clone()).unwrap();
+        assert_same_libraries(&model, &all);
+        let haps: [&[f32]; 2] = [&[1.0, 0.0, 0.0], &[0.0, 0.0, 1.0]];
+        let (a, z) = (
+            all.analyze(&haps, 1, f64::NAN).unwrap(),
+            model.analyze(&haps, 1, f64::NAN).unwrap(),
+        );
+        assert_eq!(a.cpl.to_bits(), z.cpl.to_bits());
+        assert_eq!(a.layers[0].exemplars, z.layers[0].exemplars);
+
+        let e = PageModel::from_kept_vectors(&b, Vec::new()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::LayerCount {
+                    got: 0,
+                    expected: 1
+                }
+            ),
+            "{e:?}"
+        );
+        let mut short = kept.clone();
+        short[0].pop();
+        let e = PageModel::from_kept_vectors(&b, short).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::HapLength { layer, dim: 3, .. } if layer == "A"),
+            "{e:?}"
+        );
+        let mut nan = kept;
+        nan[0][4] = f32::INFINITY;
+        let e = PageModel::from_kept_vectors(&b, nan).unwrap_err();
+        assert!(
+            e.to_string().starts_with("layer A") && e.to_string().contains("non-finite"),
+            "{e}"
+        );
+    }
+
     /// A library that stores its node vectors takes no entry of the rows: the other
     /// libraries' rows, in order, make the model that all rows computed make.
     #[test]
@@ -418,15 +511,7 @@ mod tests {
         let mut b = bundle();
         b.libraries[1].vectors = Some(all.layers[1].library.vectors().to_vec());
         let model = PageModel::from_node_rows(&b, &rows[..1]).unwrap();
-        for (got, want) in model.layers.iter().zip(&all.layers) {
-            assert_eq!(
-                got.library.vectors(),
-                want.library.vectors(),
-                "{}",
-                want.name
-            );
-            assert_eq!(got.library.source_ids(), want.library.source_ids());
-        }
+        assert_same_libraries(&model, &all);
         let e = PageModel::from_node_rows(&b, &rows).unwrap_err();
         assert!(
             matches!(
