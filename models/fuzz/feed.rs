@@ -153,7 +153,8 @@ pub fn bundle(data: &[u8]) {
 
 /// Assembles a bundle from its parts; an accepted bundle must also give a page model from
 /// (all-ones) node HAPs as the page gathers them: one share of its planned passes
-/// ([`PassPlan`], each layer its own tap), put in node order by [`PassPlan::node_rows`].
+/// ([`PassPlan`], each layer its own tap), put in node order by [`PassPlan::node_rows`]; and
+/// a model made of them, the same libraries again from its kept vectors (a return visit).
 /// Returns whether the bundle was accepted.
 pub fn bundle_from_parts(parts: BundleParts) -> bool {
     let BundleParts {
@@ -193,7 +194,19 @@ pub fn bundle_from_parts(parts: BundleParts) -> bool {
         .map(|n| vec![1.0; n])
         .collect();
     if let Ok(rows) = plan.node_rows(&[share]) {
-        let _ = PageModel::from_node_rows(&bundle, &rows);
+        if let Ok(model) = PageModel::from_node_rows(&bundle, &rows) {
+            // What the page keeps for a return visit rebuilds the same libraries.
+            let kept: Vec<Vec<f32>> = (model.layers.iter().zip(&bundle.libraries))
+                .filter(|(_, a)| a.vectors.is_none())
+                .map(|(l, _)| l.library.vectors().to_vec())
+                .collect();
+            let again = PageModel::from_kept_vectors(&bundle, kept)
+                .expect("an accepted model's kept vectors are accepted");
+            assert!(
+                (again.layers.iter().zip(&model.layers))
+                    .all(|(a, b)| a.library.vectors() == b.library.vectors())
+            );
+        }
     }
     true
 }
