@@ -196,9 +196,8 @@ pub fn bundle_from_parts(parts: BundleParts) -> bool {
     if let Ok(rows) = plan.node_rows(&[share]) {
         if let Ok(model) = PageModel::from_node_rows(&bundle, &rows) {
             // What the page keeps for a return visit rebuilds the same libraries.
-            let kept: Vec<Vec<f32>> = (model.layers.iter().zip(&bundle.libraries))
-                .filter(|(_, a)| a.vectors.is_none())
-                .map(|(l, _)| l.library.vectors().to_vec())
+            let kept = (model.computed_vectors().into_iter())
+                .map(<[f32]>::to_vec)
                 .collect();
             let again = PageModel::from_kept_vectors(&bundle, kept)
                 .expect("an accepted model's kept vectors are accepted");

@@ -41,11 +41,9 @@ struct State {
     layers: Vec<String>,
     network: String,
     classes: Vec<String>,
-    /// The layers whose libraries this load computed from the exemplars (their node vectors
-    /// are not in the bundle), until the page takes their vectors
-    /// ([`Hapscope::take_node_rows`]) to keep for its next visit; empty once taken or when
-    /// the load was given them.
-    to_keep: std::cell::RefCell<Vec<usize>>,
+    /// Whether this load computed libraries from the exemplars whose vectors the page has
+    /// not yet taken ([`Hapscope::take_node_rows`]) to keep for its next visit.
+    to_keep: std::cell::Cell<bool>,
     /// Milliseconds of each step of the load, in order (`info().load_phases`).
     phases: Vec<(&'static str, f64)>,
 }
@@ -283,14 +281,6 @@ pub async fn warm_up(network: String) -> Result<(), JsValue> {
 }
 
 impl State {
-    /// The unit node vectors of `layers`' libraries.
-    fn vectors_of(&self, layers: &[usize]) -> Vec<&[f32]> {
-        layers
-            .iter()
-            .map(|&l| self.model.layers[l].library.vectors())
-            .collect()
-    }
-
     /// Forward pass of one image with the bundle's taps ([`host_taps`]), feature squeezing
     /// at the bit depth of its detectors.
     async fn taps(&self, px: &[f32]) -> Result<(HostTaps, f64), JsValue> {
@@ -570,17 +560,12 @@ impl Hapscope {
         lap("rows", &mut phases);
         // The raw rows go once normalised (24 MB for the MNIST page): the page keeps the
         // unit vectors the model holds.
-        let (model, to_keep) = match rows {
-            Rows::Computed(raw) => {
-                let computed = (bundle.libraries.iter().enumerate())
-                    .filter(|(_, a)| a.vectors.is_none())
-                    .map(|(l, _)| l)
-                    .collect();
-                (PageModel::from_node_rows(&bundle, &raw), computed)
-            }
-            Rows::Kept(unit) => (PageModel::from_kept_vectors(&bundle, unit), Vec::new()),
+        let (model, computed) = match rows {
+            Rows::Computed(raw) => (PageModel::from_node_rows(&bundle, &raw), true),
+            Rows::Kept(unit) => (PageModel::from_kept_vectors(&bundle, unit), false),
         };
         let model = model.map_err(js_err)?;
+        let to_keep = computed && !model.computed_vectors().is_empty();
         lap("model", &mut phases);
         let (kind, device, fallback) = choose(&backend).await.map_err(js_err)?;
         let net = match kind {
@@ -603,7 +588,7 @@ impl Hapscope {
             layers: layers.iter().map(|l| l.to_string()).collect(),
             network: m.network.clone(),
             classes: m.classes.clone(),
-            to_keep: std::cell::RefCell::new(to_keep),
+            to_keep: std::cell::Cell::new(to_keep),
             phases,
         })))
     }
@@ -614,10 +599,10 @@ impl Hapscope {
     /// libraries all store their vectors, and when the load was given `nodeRows`.
     #[wasm_bindgen(js_name = takeNodeRows)]
     pub fn take_node_rows(&self) -> Array {
-        let layers = std::mem::take(&mut *self.0.to_keep.borrow_mut());
-        self.0
-            .vectors_of(&layers)
-            .into_iter()
+        if !self.0.to_keep.replace(false) {
+            return Array::new();
+        }
+        (self.0.model.computed_vectors().into_iter())
             .map(Float32Array::from)
             .collect()
     }
@@ -628,8 +613,7 @@ impl Hapscope {
     /// are none.
     #[wasm_bindgen(js_name = nodeRowsChecksum)]
     pub fn node_rows_checksum(&self) -> Option<String> {
-        let layers = self.0.to_keep.borrow();
-        (!layers.is_empty()).then(|| rows_checksum_hex(&self.0.vectors_of(&layers)))
+        (self.0.to_keep.get()).then(|| rows_checksum_hex(&self.0.model.computed_vectors()))
     }
 
     /// The backend in use: `"webgpu"` or `"cpu"`.

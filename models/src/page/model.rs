@@ -22,10 +22,13 @@ use crate::detector::{
 pub struct PageLayer {
     /// Tap name.
     pub name: String,
-    /// The library (node vectors recomputed from the exemplars).
+    /// The library (its node vectors stored in the bundle, or made from the exemplars).
     pub library: Library,
     /// Hebbian links (Eq. 2).
     pub links: Links,
+    /// Whether the library was made from node HAPs or kept vectors, not from vectors the
+    /// bundle stores: what the page keeps between visits ([`PageModel::computed_vectors`]).
+    pub computed: bool,
 }
 
 /// One layer's view of an input.
@@ -171,12 +174,21 @@ impl PageModel {
 
     /// [`PageModel::from_node_rows`] from what it made of the rows instead: one entry per
     /// library without stored vectors, in bundle order, its unit node vectors as the model
-    /// made of the rows holds them (`layers[l].library.vectors()`) — what the page keeps
+    /// made of the rows holds them ([`PageModel::computed_vectors`]) — what the page keeps
     /// between visits, so that a return visit takes those libraries as stored ones: no
     /// normalisation, no second copy of 24 MB.
     /// Checked: the number of entries, their lengths and finite values.
     pub fn from_kept_vectors(bundle: &Bundle, vectors: Vec<Vec<f32>>) -> Result<Self, BundleError> {
         Self::with_computed(bundle, vectors.into_iter(), kept_library)
+    }
+
+    /// The unit node vectors of the libraries made from node HAPs or kept vectors, in layer
+    /// order: what [`PageModel::from_kept_vectors`] takes back.
+    pub fn computed_vectors(&self) -> Vec<&[f32]> {
+        (self.layers.iter())
+            .filter(|l| l.computed)
+            .map(|l| l.library.vectors())
+            .collect()
     }
 
     /// The layers of `bundle`, a library without stored vectors made by `make` from the next
@@ -200,15 +212,16 @@ impl PageModel {
         let mut rows = rows;
         let mut layers = Vec::with_capacity(bundle.libraries.len());
         for a in &bundle.libraries {
-            let library = match a.library() {
-                Some(stored) => stored.map_err(layer_err(&a.layer))?,
+            let (library, computed) = match a.library() {
+                Some(stored) => (stored.map_err(layer_err(&a.layer))?, false),
                 // Counted above: one entry of `rows` per library without vectors.
-                None => make(a, rows.next().expect("counted"))?,
+                None => (make(a, rows.next().expect("counted"))?, true),
             };
             layers.push(PageLayer {
                 name: a.layer.clone(),
                 library,
                 links: a.links.clone(),
+                computed,
             });
         }
         let detectors = detectors_of(bundle, &layers)?;
@@ -464,6 +477,11 @@ mod tests {
         let all = PageModel::from_node_rows(&b, &rows).unwrap();
         // The second library stores its vectors: only the first is kept.
         b.libraries[1].vectors = Some(all.layers[1].library.vectors().to_vec());
+        let from_rows = PageModel::from_node_rows(&b, &rows[..1]).unwrap();
+        assert_eq!(
+            from_rows.computed_vectors(),
+            [all.layers[0].library.vectors()]
+        );
         let kept = vec![all.layers[0].library.vectors().to_vec()];
         let model = PageModel::from_kept_vectors(&b, kept.clone()).unwrap();
         assert_same_libraries(&model, &all);
